@@ -1,0 +1,1 @@
+//! The gateway: listeners, the ordered request pipeline, routing, the control API.

@@ -1,0 +1,1 @@
+//! OIDC token validation, JWKS cache, principals, grant-token signing.

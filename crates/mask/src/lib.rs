@@ -1,0 +1,1 @@
+//! Streaming redaction of secrets and personal data in response bodies.

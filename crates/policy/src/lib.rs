@@ -1,0 +1,1 @@
+//! Guardrails: Azure request classification and the per-request rule engine.

@@ -1,0 +1,1 @@
+//! The durable store: the Store trait, SQLite (embedded) backend, migrations.
