@@ -1,0 +1,104 @@
+//! Versioned schema migrations, embedded in the binary.
+//!
+//! Each migration runs once, in its own transaction, and is remembered with a checksum
+//! of its SQL in `schema_migrations`. On start the store refuses a database that has a
+//! version this binary does not know (written by a newer Portcullis) or whose recorded
+//! checksum differs (a migration was edited after release).
+
+use sqlx::{Connection, Row, SqliteConnection};
+
+use crate::{StoreError, StoreReason};
+
+/// One schema change.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Strictly increasing, starting at 1.
+    pub version: i64,
+    /// Short name, for logs.
+    pub name: &'static str,
+    /// The SQL, possibly several statements.
+    pub sql: &'static str,
+}
+
+/// The SQLite migrations, in order.
+pub const SQLITE_MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "meta", sql: include_str!("../migrations/sqlite/0001_meta.sql") }];
+
+fn checksum(sql: &str) -> String {
+    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, sql.as_bytes()))
+}
+
+fn fail(context: &str, err: sqlx::Error) -> StoreError {
+    StoreError::db(StoreReason::Migration, context, err)
+}
+
+/// Applies every migration not yet applied. Returns the resulting schema version.
+pub(crate) async fn apply(conn: &mut SqliteConnection, migrations: &[Migration]) -> Result<i64, StoreError> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version INTEGER PRIMARY KEY NOT NULL,
+             name TEXT NOT NULL,
+             checksum TEXT NOT NULL,
+             applied_at TEXT NOT NULL
+         ) STRICT",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| fail("creating schema_migrations", e))?;
+
+    let applied = sqlx::query("SELECT version, checksum FROM schema_migrations ORDER BY version")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| fail("reading schema_migrations", e))?;
+    let known_max = migrations.last().map(|m| m.version).unwrap_or(0);
+    for row in &applied {
+        let version: i64 = row.get(0);
+        let sum: String = row.get(1);
+        match migrations.iter().find(|m| m.version == version) {
+            None if version > known_max => return Err(StoreError::new(
+                StoreReason::Migration,
+                format!(
+                    "the database has schema version {version}, newer than this binary knows ({known_max}); \
+                         use a newer portcullis or another data_dir"
+                ),
+            )),
+            None => {
+                return Err(StoreError::new(
+                    StoreReason::Migration,
+                    format!("the database records migration {version}, which this binary does not have"),
+                ))
+            }
+            Some(m) if checksum(m.sql) != sum => {
+                return Err(StoreError::new(
+                    StoreReason::Migration,
+                    format!("migration {version} ({}) differs from the one applied to this database", m.name),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+
+    let start = applied.iter().map(|r| r.get::<i64, _>(0)).max().unwrap_or(0);
+    let mut version = start;
+    for m in migrations.iter().filter(|m| m.version > start) {
+        let mut tx = conn.begin().await.map_err(|e| fail("beginning a migration", e))?;
+        sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(|e| fail(m.name, e))?;
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(checksum(m.sql))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| fail("recording a migration", e))?;
+        tx.commit().await.map_err(|e| fail("committing a migration", e))?;
+        tracing::info!(version = m.version, name = m.name, "applied migration");
+        version = m.version;
+    }
+    Ok(version)
+}
