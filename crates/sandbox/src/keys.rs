@@ -6,9 +6,7 @@
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::rsa::{self, KeySize, PublicKeyComponents};
-use aws_lc_rs::signature::{
-    EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_SHA256,
-};
+use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_SHA256};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -49,10 +47,7 @@ pub(crate) struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .field("alg", &self.alg)
-            .finish()
+        f.debug_struct("SigningKey").field("kid", &self.kid).field("alg", &self.alg).finish()
     }
 }
 
@@ -68,9 +63,7 @@ pub(crate) fn random_kid() -> Result<String> {
 /// `N` bytes from the system CSPRNG.
 pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut out = [0u8; N];
-    SystemRandom::new()
-        .fill(&mut out)
-        .map_err(|_| crypto("random bytes"))?;
+    SystemRandom::new().fill(&mut out).map_err(|_| crypto("random bytes"))?;
     Ok(out)
 }
 
@@ -79,8 +72,8 @@ impl SigningKey {
     pub(crate) fn generate(alg: Alg, kid: String) -> Result<Self> {
         let (material, mut jwk) = match alg {
             Alg::RS256 => {
-                let pair = rsa::KeyPair::generate(KeySize::Rsa2048)
-                    .map_err(|_| crypto("RSA key generation"))?;
+                let pair =
+                    rsa::KeyPair::generate(KeySize::Rsa2048).map_err(|_| crypto("RSA key generation"))?;
                 let parts = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
                 let jwk = json!({
                     "kty": "RSA",
@@ -112,12 +105,7 @@ impl SigningKey {
             obj.insert("x5t".into(), json!(kid));
             obj.insert("alg".into(), json!(alg.as_str()));
         }
-        Ok(Self {
-            kid,
-            alg,
-            material,
-            jwk,
-        })
+        Ok(Self { kid, alg, material, jwk })
     }
 
     /// The key id published in the JWKS and put in token headers.
@@ -154,13 +142,8 @@ impl SigningKey {
         let signature = match &self.material {
             Material::Rsa(pair) => {
                 let mut sig = vec![0u8; pair.public_modulus_len()];
-                pair.sign(
-                    &RSA_PKCS1_SHA256,
-                    &SystemRandom::new(),
-                    signing_input.as_bytes(),
-                    &mut sig,
-                )
-                .map_err(|_| crypto("RSA signing"))?;
+                pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), signing_input.as_bytes(), &mut sig)
+                    .map_err(|_| crypto("RSA signing"))?;
                 sig
             }
             Material::Ec(pair) => pair
@@ -190,10 +173,7 @@ impl KeySet {
             SigningKey::generate(Alg::ES256, random_kid()?)?,
             SigningKey::generate(Alg::RS256, random_kid()?)?,
         ];
-        Ok(Self {
-            keys,
-            max_published: 6,
-        })
+        Ok(Self { keys, max_published: 6 })
     }
 
     /// The current signing key for `alg`.

@@ -23,8 +23,7 @@ mod server;
 
 pub use arm::{FakeArm, FakeArmBuilder, ReceivedRequest, StorageAccount, ARM_AUDIENCE};
 pub use entra::{
-    issuer_for, Agent, ClientCertificate, FakeEntra, FakeEntraBuilder, Human, TokenSpec,
-    TokenVersion,
+    issuer_for, Agent, ClientCertificate, FakeEntra, FakeEntraBuilder, Human, TokenSpec, TokenVersion,
 };
 pub use error::{Reason, Result, SandboxError};
 pub use keys::Alg;

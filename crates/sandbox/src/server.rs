@@ -16,9 +16,7 @@ pub(crate) struct Bound {
 impl Bound {
     /// Binds `127.0.0.1:0`.
     pub(crate) async fn loopback() -> Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(SandboxError::Bind)?;
+        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(SandboxError::Bind)?;
         let addr = listener.local_addr().map_err(SandboxError::Bind)?;
         Ok(Self { listener, addr })
     }
@@ -35,10 +33,7 @@ impl Bound {
             let shutdown = async move {
                 let _ = rx.await;
             };
-            if let Err(err) = axum::serve(self.listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
+            if let Err(err) = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await {
                 tracing::warn!(%err, "sandbox server stopped with an error");
             }
         });

@@ -31,16 +31,11 @@ fn unauthorized(code: &str, message: &str) -> ArmResponse {
     let challenge = format!(
         "Bearer authorization_uri=\"https://login.windows.net/\", error=\"invalid_token\", error_description=\"{message}\""
     );
-    ArmResponse::error(StatusCode::UNAUTHORIZED, code, message)
-        .header("WWW-Authenticate", challenge)
+    ArmResponse::error(StatusCode::UNAUTHORIZED, code, message).header("WWW-Authenticate", challenge)
 }
 
 /// Validates the request's bearer token; on failure, the ARM 401 to answer with.
-pub(crate) fn authenticate(
-    idp: &EntraShared,
-    headers: &HeaderMap,
-    skew: u64,
-) -> Result<Caller, ArmResponse> {
+pub(crate) fn authenticate(idp: &EntraShared, headers: &HeaderMap, skew: u64) -> Result<Caller, ArmResponse> {
     let Some(value) = headers.get(http::header::AUTHORIZATION) else {
         return Err(unauthorized(
             "AuthenticationFailed",
@@ -50,10 +45,7 @@ pub(crate) fn authenticate(
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
         .filter(|t| !t.is_empty());
     let Some(token) = token else {
@@ -84,10 +76,9 @@ pub(crate) fn authenticate(
                     "ExpiredAuthenticationToken",
                     "The access token expiry UTC time is earlier than current UTC time.",
                 ),
-                ErrorKind::InvalidSignature => unauthorized(
-                    "InvalidAuthenticationToken",
-                    "The access token has an invalid signature.",
-                ),
+                ErrorKind::InvalidSignature => {
+                    unauthorized("InvalidAuthenticationToken", "The access token has an invalid signature.")
+                }
                 _ => invalid(),
             });
         }
@@ -111,7 +102,5 @@ pub(crate) fn authenticate(
             &format!("The access token is from the wrong issuer '{iss}'. It must match the tenant '{want}' associated with this subscription. Please use the authority (URL) 'https://login.windows.net/{}' to get the token.", idp.tenant),
         ));
     }
-    Ok(Caller {
-        object_id: claim("oid"),
-    })
+    Ok(Caller { object_id: claim("oid") })
 }

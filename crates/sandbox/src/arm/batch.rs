@@ -35,10 +35,7 @@ pub(crate) fn handle(shared: &ArmShared, req: &ArmRequest<'_>, headers: &HeaderM
     if let Some(auth) = headers.get(http::header::AUTHORIZATION) {
         inner_headers.insert(http::header::AUTHORIZATION, auth.clone());
     }
-    let responses: Vec<Value> = requests
-        .iter()
-        .map(|r| one(shared, r, &inner_headers))
-        .collect();
+    let responses: Vec<Value> = requests.iter().map(|r| one(shared, r, &inner_headers)).collect();
     ArmResponse::ok(json!({ "responses": responses }))
 }
 
@@ -50,10 +47,7 @@ fn one(shared: &ArmShared, r: &Value, headers: &HeaderMap) -> Value {
         .and_then(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok());
     let url = r.get("url").and_then(Value::as_str).map(path_and_query);
     let (Some(method), Some((path, query))) = (method, url) else {
-        return entry(
-            name,
-            ArmResponse::invalid_content("Each batch request needs 'httpMethod' and 'url'."),
-        );
+        return entry(name, ArmResponse::invalid_content("Each batch request needs 'httpMethod' and 'url'."));
     };
     let content = match r.get("content") {
         None | Some(Value::Null) => Vec::new(),
@@ -83,15 +77,8 @@ fn path_and_query(url: &str) -> (String, Option<String>) {
 }
 
 fn entry(name: Value, resp: ArmResponse) -> Value {
-    let headers: Map<String, Value> = resp
-        .headers
-        .iter()
-        .map(|(k, v)| (k.clone(), json!(v)))
-        .collect();
-    let len = resp
-        .body
-        .as_ref()
-        .map_or(0, |b| serde_json::to_vec(b).map_or(0, |v| v.len()));
+    let headers: Map<String, Value> = resp.headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let len = resp.body.as_ref().map_or(0, |b| serde_json::to_vec(b).map_or(0, |v| v.len()));
     json!({
         "name": name,
         "httpStatusCode": resp.status.as_u16(),

@@ -28,7 +28,10 @@ pub(crate) fn seed(state: &mut ArmState) {
         .collect();
     for (sub, a) in accounts {
         let name = "storage-setup";
-        let conn = format!("DefaultEndpointsProtocol=https;AccountName={};AccountKey={};EndpointSuffix=core.windows.net", a.name, a.keys[0]);
+        let conn = format!(
+            "DefaultEndpointsProtocol=https;AccountName={};AccountKey={};EndpointSuffix=core.windows.net",
+            a.name, a.keys[0]
+        );
         let properties = json!({
             "provisioningState": "Succeeded",
             "mode": "Incremental",
@@ -38,18 +41,10 @@ pub(crate) fn seed(state: &mut ArmState) {
             "outputs": { "storageConnectionString": { "type": "String", "value": conn } },
             "outputResources": [{ "id": format!("/subscriptions/{sub}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{}", a.resource_group, a.name) }],
         });
-        let id = format!(
-            "/subscriptions/{sub}/resourceGroups/{}/providers/{TYPE}/{name}",
-            a.resource_group
-        );
-        state.deployments.insert(
-            key(&[&sub, &a.resource_group, name]),
-            Deployment {
-                id,
-                name: name.into(),
-                properties,
-            },
-        );
+        let id = format!("/subscriptions/{sub}/resourceGroups/{}/providers/{TYPE}/{name}", a.resource_group);
+        state
+            .deployments
+            .insert(key(&[&sub, &a.resource_group, name]), Deployment { id, name: name.into(), properties });
     }
 }
 
@@ -125,14 +120,17 @@ pub(crate) fn handle(
                 other => return ArmResponse::invalid_content(format!("The request content was invalid and could not be deserialized: 'Error converting value {other:?} to type 'DeploymentMode'. Path 'properties.mode'.'.")),
             };
             let Some(template) = props.get("template").filter(|t| t.is_object()) else {
-                return ArmResponse::error(StatusCode::BAD_REQUEST, "InvalidTemplate", "The deployment must contain a 'template' (templateLink is not supported by this fake).");
+                return ArmResponse::error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidTemplate",
+                    "The deployment must contain a 'template' (templateLink is not supported by this fake).",
+                );
             };
             let declared = apply_resources(&mut state, &sub_id, &rg_name, &location, template);
             if mode == "Complete" {
                 let prefix = format!("{}/", key(&[sub, rg]));
                 state.storage_accounts.retain(|k, a| {
-                    !k.starts_with(&prefix)
-                        || declared.iter().any(|d| d.eq_ignore_ascii_case(&a.name))
+                    !k.starts_with(&prefix) || declared.iter().any(|d| d.eq_ignore_ascii_case(&a.name))
                 });
             }
             let outputs = evaluate_outputs(&state, sub, rg, template);
@@ -146,23 +144,11 @@ pub(crate) fn handle(
                 "outputs": outputs,
                 "outputResources": declared.iter().map(|n| json!({ "id": format!("/subscriptions/{sub_id}/resourceGroups/{rg_name}/providers/Microsoft.Storage/storageAccounts/{n}") })).collect::<Vec<_>>(),
             });
-            let id =
-                format!("/subscriptions/{sub_id}/resourceGroups/{rg_name}/providers/{TYPE}/{name}");
-            let d = Deployment {
-                id,
-                name: name.to_owned(),
-                properties,
-            };
+            let id = format!("/subscriptions/{sub_id}/resourceGroups/{rg_name}/providers/{TYPE}/{name}");
+            let d = Deployment { id, name: name.to_owned(), properties };
             let out = deployment_json(&d);
             let created = state.deployments.insert(k, d).is_none();
-            ArmResponse::json(
-                if created {
-                    StatusCode::CREATED
-                } else {
-                    StatusCode::OK
-                },
-                out,
-            )
+            ArmResponse::json(if created { StatusCode::CREATED } else { StatusCode::OK }, out)
         }
         _ => ArmResponse::method_not_allowed(&req.method),
     }
@@ -177,12 +163,7 @@ fn apply_resources(
     template: &Value,
 ) -> Vec<String> {
     let mut declared = Vec::new();
-    for r in template
-        .get("resources")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for r in template.get("resources").and_then(Value::as_array).into_iter().flatten() {
         let is_storage = r
             .get("type")
             .and_then(Value::as_str)
@@ -190,19 +171,11 @@ fn apply_resources(
         let Some(name) = r.get("name").and_then(Value::as_str).filter(|_| is_storage) else {
             continue;
         };
-        let loc = r
-            .get("location")
-            .and_then(Value::as_str)
-            .filter(|l| !l.starts_with('['))
-            .unwrap_or(location);
+        let loc =
+            r.get("location").and_then(Value::as_str).filter(|l| !l.starts_with('[')).unwrap_or(location);
         let k = key(&[sub, rg, name]);
         if !state.storage_accounts.contains_key(&k) {
-            state.storage_accounts.insert(
-                k,
-                StorageAccount::new(rg, name)
-                    .subscription(sub)
-                    .location(loc),
-            );
+            state.storage_accounts.insert(k, StorageAccount::new(rg, name).subscription(sub).location(loc));
         }
         declared.push(name.to_owned());
     }
@@ -221,12 +194,7 @@ fn list_keys_expr() -> Option<&'static Regex> {
 /// storageAccounts','NAME'), ...).keys[N].value]` evaluated; secure types withheld.
 fn evaluate_outputs(state: &ArmState, sub: &str, rg: &str, template: &Value) -> Value {
     let mut out = Map::new();
-    for (name, def) in template
-        .get("outputs")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-    {
+    for (name, def) in template.get("outputs").and_then(Value::as_object).into_iter().flatten() {
         let otype = def.get("type").and_then(Value::as_str).unwrap_or("string");
         if otype.to_ascii_lowercase().starts_with("secure") {
             out.insert(name.clone(), json!({ "type": otype }));

@@ -41,10 +41,7 @@ pub struct ReceivedRequest {
 impl ReceivedRequest {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -60,10 +57,7 @@ pub(crate) struct ArmRequest<'a> {
 impl ArmRequest<'_> {
     /// The `api-version` query parameter (present: checked before dispatch).
     pub(crate) fn api_version(&self) -> &str {
-        self.query
-            .get("api-version")
-            .map(String::as_str)
-            .unwrap_or_default()
+        self.query.get("api-version").map(String::as_str).unwrap_or_default()
     }
 }
 
@@ -72,11 +66,7 @@ pub(super) fn router(shared: Arc<ArmShared>) -> Router {
 }
 
 pub(crate) fn record(shared: &ArmShared, entry: ReceivedRequest) {
-    shared
-        .received
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .push(entry);
+    shared.received.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(entry);
 }
 
 pub(crate) fn received_entry(
@@ -92,12 +82,7 @@ pub(crate) fn received_entry(
         query: query.map(str::to_owned),
         headers: headers
             .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
+            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect(),
         body_len: body.len(),
         body_sha256: hex::encode(digest(&SHA256, body)),
@@ -121,33 +106,15 @@ async fn handle(State(shared): State<Arc<ArmShared>>, request: Request) -> Respo
     };
     let path = parts.uri.path().to_owned();
     let raw_query = parts.uri.query().map(str::to_owned);
-    let mut entry = received_entry(
-        &parts.method,
-        &path,
-        raw_query.as_deref(),
-        &parts.headers,
-        &body,
-    );
-    let resp = respond(
-        &shared,
-        &parts.method,
-        &path,
-        raw_query.as_deref(),
-        &parts.headers,
-        &body,
-    );
+    let mut entry = received_entry(&parts.method, &path, raw_query.as_deref(), &parts.headers, &body);
+    let resp = respond(&shared, &parts.method, &path, raw_query.as_deref(), &parts.headers, &body);
     entry.status = resp.status.as_u16();
     record(&shared, entry);
     into_http(resp, &parts.headers, &parts.method)
 }
 
 pub(crate) fn parse_query(raw: Option<&str>) -> HashMap<String, String> {
-    raw.map(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .into_owned()
-            .collect()
-    })
-    .unwrap_or_default()
+    raw.map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
 }
 
 /// Authentication, `api-version`, then dispatch.
@@ -160,10 +127,7 @@ pub(crate) fn respond(
     body: &[u8],
 ) -> ArmResponse {
     let query = parse_query(raw_query);
-    if path
-        .trim_end_matches('/')
-        .eq_ignore_ascii_case("/metadata/endpoints")
-    {
+    if path.trim_end_matches('/').eq_ignore_ascii_case("/metadata/endpoints") {
         return metadata::endpoints(shared, &query);
     }
     let caller = match auth::authenticate(&shared.idp, headers, shared.clock_skew_secs) {
@@ -187,13 +151,7 @@ pub(crate) fn respond(
         }
         Some(_) => {}
     }
-    let req = ArmRequest {
-        method: method.clone(),
-        path,
-        query,
-        body,
-        caller,
-    };
+    let req = ArmRequest { method: method.clone(), path, query, body, caller };
     routes::dispatch(shared, &req, headers)
 }
 
@@ -203,9 +161,7 @@ fn valid_api_version(v: &str) -> bool {
     b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
 fn into_http(resp: ArmResponse, req_headers: &HeaderMap, method: &Method) -> Response {
@@ -223,10 +179,7 @@ fn into_http(resp: ArmResponse, req_headers: &HeaderMap, method: &Method) -> Res
     };
     let h = out.headers_mut();
     for (name, value) in &resp.headers {
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::try_from(name.as_str()),
-            HeaderValue::try_from(value.as_str()),
-        ) {
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name.as_str()), HeaderValue::try_from(value.as_str())) {
             h.insert(n, v);
         }
     }
@@ -236,10 +189,7 @@ fn into_http(resp: ArmResponse, req_headers: &HeaderMap, method: &Method) -> Res
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .unwrap_or_else(|| request_id.clone());
-    for (name, value) in [
-        ("x-ms-request-id", request_id),
-        ("x-ms-correlation-request-id", correlation),
-    ] {
+    for (name, value) in [("x-ms-request-id", request_id), ("x-ms-correlation-request-id", correlation)] {
         if let Ok(v) = HeaderValue::try_from(value) {
             h.insert(name, v);
         }

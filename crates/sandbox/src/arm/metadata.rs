@@ -56,10 +56,7 @@ fn cloud(shared: &ArmShared) -> Value {
 }
 
 pub(crate) fn endpoints(shared: &ArmShared, query: &HashMap<String, String>) -> ArmResponse {
-    let version = query
-        .get("api-version")
-        .map(String::as_str)
-        .unwrap_or("2019-05-01");
+    let version = query.get("api-version").map(String::as_str).unwrap_or("2019-05-01");
     if version >= "2022-09-01" {
         ArmResponse::ok(json!([cloud(shared)]))
     } else {

@@ -29,8 +29,7 @@ use crate::server::{Bound, ServerGuard};
 use state::{ArmState, ResourceGroup, Subscription};
 
 /// Subscription the fake seeds when the builder names none.
-const DEFAULT_SUBSCRIPTION: (&str, &str) =
-    ("5f3c9a6e-2b1d-4e8f-9c7a-1d2e3f4a5b6c", "Portcullis Demo");
+const DEFAULT_SUBSCRIPTION: (&str, &str) = ("5f3c9a6e-2b1d-4e8f-9c7a-1d2e3f4a5b6c", "Portcullis Demo");
 
 #[derive(Debug)]
 pub(crate) struct ArmShared {
@@ -47,17 +46,12 @@ pub(crate) struct ArmShared {
 
 impl ArmShared {
     pub(crate) fn state(&self) -> MutexGuard<'_, ArmState> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Base URL written into absolute links (`nextLink`, `Location`, ...), no trailing slash.
     pub(crate) fn link_base(&self) -> String {
-        self.link_base
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.link_base.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 }
 
@@ -85,8 +79,7 @@ impl FakeArmBuilder {
 
     /// Adds a resource group in the first subscription.
     pub fn resource_group(mut self, name: impl Into<String>, location: impl Into<String>) -> Self {
-        self.resource_groups
-            .push((None, name.into(), location.into()));
+        self.resource_groups.push((None, name.into(), location.into()));
         self
     }
 
@@ -97,8 +90,7 @@ impl FakeArmBuilder {
         name: impl Into<String>,
         location: impl Into<String>,
     ) -> Self {
-        self.resource_groups
-            .push((Some(sub.into()), name.into(), location.into()));
+        self.resource_groups.push((Some(sub.into()), name.into(), location.into()));
         self
     }
 
@@ -163,10 +155,7 @@ impl FakeArmBuilder {
             clock_skew_secs: self.clock_skew_secs,
         });
         let guard = bound.serve(http_handler::router(shared.clone()));
-        Ok(FakeArm {
-            shared,
-            _server: guard,
-        })
+        Ok(FakeArm { shared, _server: guard })
     }
 
     fn seed(&self) -> ArmState {
@@ -185,40 +174,23 @@ impl FakeArmBuilder {
         }
         let mut state = ArmState::default();
         for (id, name) in subs {
-            state.subscriptions.insert(
-                state::key(&[&id]),
-                Subscription {
-                    id,
-                    display_name: name,
-                },
-            );
+            state.subscriptions.insert(state::key(&[&id]), Subscription { id, display_name: name });
         }
         let add_rg = |state: &mut ArmState, sub: &str, name: &str, location: &str| {
-            state
-                .resource_groups
-                .entry(state::key(&[sub, name]))
-                .or_insert_with(|| ResourceGroup {
-                    subscription: sub.to_owned(),
-                    name: name.to_owned(),
-                    location: location.to_owned(),
-                    tags: serde_json::Map::new(),
-                    managed_by: None,
-                    deleting: false,
-                });
+            state.resource_groups.entry(state::key(&[sub, name])).or_insert_with(|| ResourceGroup {
+                subscription: sub.to_owned(),
+                name: name.to_owned(),
+                location: location.to_owned(),
+                tags: serde_json::Map::new(),
+                managed_by: None,
+                deleting: false,
+            });
         };
         for (sub, name, location) in rgs {
-            add_rg(
-                &mut state,
-                sub.as_deref().unwrap_or(&first),
-                &name,
-                &location,
-            );
+            add_rg(&mut state, sub.as_deref().unwrap_or(&first), &name, &location);
         }
         for mut account in accounts {
-            let sub = account
-                .subscription
-                .get_or_insert_with(|| first.clone())
-                .clone();
+            let sub = account.subscription.get_or_insert_with(|| first.clone()).clone();
             add_rg(&mut state, &sub, &account.resource_group, &account.location);
             let k = state::key(&[&sub, &account.resource_group, &account.name]);
             state.storage_accounts.insert(k, account);
@@ -259,39 +231,22 @@ impl FakeArm {
 
     /// Every request received so far, in order (`/batch` members included, flagged).
     pub fn received(&self) -> Vec<ReceivedRequest> {
-        self.shared
-            .received
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.shared.received.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// Forgets the recorded requests.
     pub fn clear_received(&self) {
-        self.shared
-            .received
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clear();
+        self.shared.received.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
     }
 
     /// Changes the base URL written into absolute links (e.g. to a gateway's address).
     pub fn set_link_base(&self, url: impl Into<String>) {
-        *self
-            .shared
-            .link_base
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = url.into();
+        *self.shared.link_base.write().unwrap_or_else(std::sync::PoisonError::into_inner) = url.into();
     }
 
     /// Subscription ids, in order.
     pub fn subscription_ids(&self) -> Vec<String> {
-        self.shared
-            .state()
-            .subscriptions
-            .values()
-            .map(|s| s.id.clone())
-            .collect()
+        self.shared.state().subscriptions.values().map(|s| s.id.clone()).collect()
     }
 
     /// Names of the resource groups of `sub` (those being deleted included).
@@ -308,10 +263,6 @@ impl FakeArm {
 
     /// The keys of a storage account, if it exists.
     pub fn storage_keys(&self, sub: &str, rg: &str, name: &str) -> Option<[String; 2]> {
-        self.shared
-            .state()
-            .storage_accounts
-            .get(&state::key(&[sub, rg, name]))
-            .map(|a| a.keys.clone())
+        self.shared.state().storage_accounts.get(&state::key(&[sub, rg, name])).map(|a| a.keys.clone())
     }
 }

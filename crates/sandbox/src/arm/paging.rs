@@ -8,11 +8,7 @@ use super::ArmShared;
 /// One page of `items` for `req`, with `nextLink` pointing at the next page on the link
 /// base when more remain.
 pub(crate) fn page(shared: &ArmShared, req: &ArmRequest<'_>, items: Vec<Value>) -> Value {
-    let offset: usize = req
-        .query
-        .get("$skiptoken")
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0);
+    let offset: usize = req.query.get("$skiptoken").and_then(|t| t.parse().ok()).unwrap_or(0);
     let top: Option<usize> = req.query.get("$top").and_then(|t| t.parse().ok());
     let total = top.map_or(items.len(), |t| t.min(items.len()));
     let end = (offset + shared.page_size).min(total);

@@ -92,10 +92,10 @@ pub(crate) fn handle(shared: &ArmShared, req: &ArmRequest<'_>, sub: &str, rg: &s
     }
     let k = key(&[sub, rg]);
     match req.method {
-        Method::GET => state.resource_groups.get(&k).map_or_else(
-            || ArmResponse::rg_not_found(rg),
-            |g| ArmResponse::ok(rg_json(g)),
-        ),
+        Method::GET => state
+            .resource_groups
+            .get(&k)
+            .map_or_else(|| ArmResponse::rg_not_found(rg), |g| ArmResponse::ok(rg_json(g))),
         Method::HEAD => ArmResponse::empty(if state.resource_groups.contains_key(&k) {
             StatusCode::NO_CONTENT
         } else {
@@ -120,15 +120,8 @@ pub(crate) fn handle(shared: &ArmShared, req: &ArmRequest<'_>, sub: &str, rg: &s
                     "The location property is required for this definition.",
                 );
             };
-            let tags = body
-                .get("tags")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
-            let managed_by = body
-                .get("managedBy")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+            let tags = body.get("tags").and_then(Value::as_object).cloned().unwrap_or_default();
+            let managed_by = body.get("managedBy").and_then(Value::as_str).map(str::to_owned);
             if let Some(existing) = state.resource_groups.get_mut(&k) {
                 if existing.deleting {
                     return ArmResponse::error(StatusCode::CONFLICT, "ResourceGroupBeingDeleted", format!("The resource group '{rg}' is in deprovisioning state and cannot perform this operation."));
@@ -187,18 +180,14 @@ pub(crate) fn handle(shared: &ArmShared, req: &ArmRequest<'_>, sub: &str, rg: &s
 }
 
 fn canonical_sub(state: &super::state::ArmState, sub: &str) -> String {
-    state
-        .subscription(sub)
-        .map_or_else(|| sub.to_owned(), |s| s.id.clone())
+    state.subscription(sub).map_or_else(|| sub.to_owned(), |s| s.id.clone())
 }
 
 fn valid_rg_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 90
         && !name.ends_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '(' | ')'))
+        && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '(' | ')'))
 }
 
 fn lro_accepted(shared: &ArmShared, req: &ArmRequest<'_>, sub: &str, op: &str) -> ArmResponse {
@@ -243,15 +232,10 @@ pub(crate) fn operation_status(
     let mut body = Map::new();
     body.insert(
         "id".into(),
-        json!(format!(
-            "/subscriptions/{sub}/providers/Microsoft.Resources/operationStatuses/{op_id}"
-        )),
+        json!(format!("/subscriptions/{sub}/providers/Microsoft.Resources/operationStatuses/{op_id}")),
     );
     body.insert("name".into(), json!(op_id));
-    body.insert(
-        "status".into(),
-        json!(if done { "Succeeded" } else { "InProgress" }),
-    );
+    body.insert("status".into(), json!(if done { "Succeeded" } else { "InProgress" }));
     body.insert("startTime".into(), json!(op.started));
     if done {
         body.insert("endTime".into(), json!(now_rfc3339()));

@@ -15,11 +15,7 @@ pub(crate) struct ArmResponse {
 impl ArmResponse {
     /// A JSON body with `status`.
     pub(crate) fn json(status: StatusCode, body: Value) -> Self {
-        Self {
-            status,
-            headers: Vec::new(),
-            body: Some(body),
-        }
+        Self { status, headers: Vec::new(), body: Some(body) }
     }
 
     /// 200 with a JSON body.
@@ -29,11 +25,7 @@ impl ArmResponse {
 
     /// No body.
     pub(crate) fn empty(status: StatusCode) -> Self {
-        Self {
-            status,
-            headers: Vec::new(),
-            body: None,
-        }
+        Self { status, headers: Vec::new(), body: None }
     }
 
     /// Adds a header.
@@ -44,10 +36,7 @@ impl ArmResponse {
 
     /// An ARM error: `{"error":{"code":CODE,"message":MESSAGE}}`.
     pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        Self::json(
-            status,
-            json!({ "error": { "code": code, "message": message.into() } }),
-        )
+        Self::json(status, json!({ "error": { "code": code, "message": message.into() } }))
     }
 
     /// 404 `ResourceGroupNotFound`.

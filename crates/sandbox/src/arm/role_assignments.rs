@@ -17,12 +17,7 @@ fn ra_json(ra: &RoleAssignment) -> Value {
 }
 
 /// `scope` are the path segments before `providers`; `rest` is `[]` or `[name]`.
-pub(crate) fn handle(
-    shared: &ArmShared,
-    req: &ArmRequest<'_>,
-    scope: &[&str],
-    rest: &[&str],
-) -> ArmResponse {
+pub(crate) fn handle(shared: &ArmShared, req: &ArmRequest<'_>, scope: &[&str], rest: &[&str]) -> ArmResponse {
     let scope_path = format!("/{}", scope.join("/"));
     if let Some(err) = check_scope(shared, scope) {
         return err;
@@ -45,10 +40,9 @@ pub(crate) fn handle(
     let k = id.to_ascii_lowercase();
     let mut state = shared.state();
     match req.method {
-        Method::GET => state
-            .role_assignments
-            .get(&k)
-            .map_or_else(|| not_found(name), |r| ArmResponse::ok(ra_json(r))),
+        Method::GET => {
+            state.role_assignments.get(&k).map_or_else(|| not_found(name), |r| ArmResponse::ok(ra_json(r)))
+        }
         Method::DELETE => match state.role_assignments.remove(&k) {
             Some(r) => ArmResponse::ok(ra_json(&r)),
             None => ArmResponse::empty(StatusCode::NO_CONTENT),
@@ -60,8 +54,7 @@ pub(crate) fn handle(
             let body: Value = serde_json::from_slice(req.body).unwrap_or(Value::Null);
             let props = body.get("properties").cloned().unwrap_or(Value::Null);
             let field = |f: &str| props.get(f).and_then(Value::as_str).map(str::to_owned);
-            let (Some(role), Some(principal)) = (field("roleDefinitionId"), field("principalId"))
-            else {
+            let (Some(role), Some(principal)) = (field("roleDefinitionId"), field("principalId")) else {
                 return ArmResponse::invalid_content(
                     "properties.roleDefinitionId and properties.principalId are required.",
                 );
@@ -69,8 +62,7 @@ pub(crate) fn handle(
             let duplicate = state.role_assignments.iter().any(|(other, r)| {
                 *other != k
                     && other.starts_with(&prefix)
-                    && r.properties.get("principalId").and_then(Value::as_str)
-                        == Some(principal.as_str())
+                    && r.properties.get("principalId").and_then(Value::as_str) == Some(principal.as_str())
                     && r.properties
                         .get("roleDefinitionId")
                         .and_then(Value::as_str)
@@ -98,21 +90,10 @@ pub(crate) fn handle(
                 "createdBy": caller,
                 "updatedBy": caller,
             });
-            let ra = RoleAssignment {
-                id,
-                name: (*name).to_owned(),
-                properties,
-            };
+            let ra = RoleAssignment { id, name: (*name).to_owned(), properties };
             let out = ra_json(&ra);
             let created = state.role_assignments.insert(k, ra).is_none();
-            ArmResponse::json(
-                if created {
-                    StatusCode::CREATED
-                } else {
-                    StatusCode::OK
-                },
-                out,
-            )
+            ArmResponse::json(if created { StatusCode::CREATED } else { StatusCode::OK }, out)
         }
         _ => ArmResponse::method_not_allowed(&req.method),
     }

@@ -8,11 +8,7 @@ use super::response::ArmResponse;
 use super::{batch, deployments, resource_groups, role_assignments, storage, ArmShared};
 
 /// Routes one authenticated request with a valid `api-version`.
-pub(crate) fn dispatch(
-    shared: &ArmShared,
-    req: &ArmRequest<'_>,
-    headers: &HeaderMap,
-) -> ArmResponse {
+pub(crate) fn dispatch(shared: &ArmShared, req: &ArmRequest<'_>, headers: &HeaderMap) -> ArmResponse {
     let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
     let low: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
     let low: Vec<&str> = low.iter().map(String::as_str).collect();
@@ -26,22 +22,16 @@ pub(crate) fn dispatch(
             _ => ArmResponse::method_not_allowed(&req.method),
         },
         ["subscriptions"] => get_only(req, || resource_groups::list_subscriptions(shared, req)),
-        ["subscriptions", _] => {
-            get_only(req, || resource_groups::get_subscription(shared, segs[1]))
-        }
+        ["subscriptions", _] => get_only(req, || resource_groups::get_subscription(shared, segs[1])),
         ["subscriptions", _, "resourcegroups"] => {
             get_only(req, || resource_groups::list(shared, req, segs[1]))
         }
-        ["subscriptions", _, "resourcegroups", _] => {
-            resource_groups::handle(shared, req, segs[1], segs[3])
+        ["subscriptions", _, "resourcegroups", _] => resource_groups::handle(shared, req, segs[1], segs[3]),
+        ["subscriptions", _, "operationresults", _] => {
+            get_only(req, || resource_groups::operation_result(shared, req, segs[1], segs[3]))
         }
-        ["subscriptions", _, "operationresults", _] => get_only(req, || {
-            resource_groups::operation_result(shared, req, segs[1], segs[3])
-        }),
         ["subscriptions", _, "providers", "microsoft.resources", "operationstatuses", _] => {
-            get_only(req, || {
-                resource_groups::operation_status(shared, req, segs[1], segs[5])
-            })
+            get_only(req, || resource_groups::operation_status(shared, req, segs[1], segs[5]))
         }
         ["subscriptions", _, "providers", "microsoft.storage", "storageaccounts"] => {
             get_only(req, || storage::list(shared, req, segs[1], None))

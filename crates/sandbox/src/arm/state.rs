@@ -129,18 +129,12 @@ pub(crate) struct ArmState {
 
 /// A map key from path parts, lower-cased.
 pub(crate) fn key(parts: &[&str]) -> String {
-    parts
-        .iter()
-        .map(|p| p.to_ascii_lowercase())
-        .collect::<Vec<_>>()
-        .join("/")
+    parts.iter().map(|p| p.to_ascii_lowercase()).collect::<Vec<_>>().join("/")
 }
 
 /// Current UTC time in ARM's format.
 pub(crate) fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 impl ArmState {

@@ -17,10 +17,7 @@ const TYPE: &str = "Microsoft.Storage/storageAccounts";
 
 pub(crate) fn account_json(sub: &str, a: &StorageAccount) -> Value {
     let name = &a.name;
-    let blob = a
-        .blob_endpoint
-        .clone()
-        .unwrap_or_else(|| format!("https://{name}.blob.core.windows.net/"));
+    let blob = a.blob_endpoint.clone().unwrap_or_else(|| format!("https://{name}.blob.core.windows.net/"));
     json!({
         "id": format!("/subscriptions/{sub}/resourceGroups/{}/providers/{TYPE}/{name}", a.resource_group),
         "name": name,
@@ -50,12 +47,7 @@ pub(crate) fn account_json(sub: &str, a: &StorageAccount) -> Value {
     })
 }
 
-pub(crate) fn list(
-    shared: &ArmShared,
-    req: &ArmRequest<'_>,
-    sub: &str,
-    rg: Option<&str>,
-) -> ArmResponse {
+pub(crate) fn list(shared: &ArmShared, req: &ArmRequest<'_>, sub: &str, rg: Option<&str>) -> ArmResponse {
     let items: Vec<Value> = {
         let state = shared.state();
         let Some(s) = state.subscription(sub) else {
@@ -114,24 +106,15 @@ pub(crate) fn handle(
             if !valid_account_name(name) {
                 return ArmResponse::error(StatusCode::BAD_REQUEST, "AccountNameInvalid", format!("{name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only."));
             }
-            if state
-                .storage_accounts
-                .values()
-                .any(|a| a.name.eq_ignore_ascii_case(name))
-            {
+            if state.storage_accounts.values().any(|a| a.name.eq_ignore_ascii_case(name)) {
                 return ArmResponse::error(
                     StatusCode::CONFLICT,
                     "StorageAccountAlreadyTaken",
                     format!("The storage account named {name} is already taken."),
                 );
             }
-            let location = body
-                .get("location")
-                .and_then(Value::as_str)
-                .unwrap_or(&rg_location);
-            let account = StorageAccount::new(rg_name, name)
-                .subscription(sub_id.clone())
-                .location(location);
+            let location = body.get("location").and_then(Value::as_str).unwrap_or(&rg_location);
+            let account = StorageAccount::new(rg_name, name).subscription(sub_id.clone()).location(location);
             let out = account_json(&sub_id, &account);
             state.storage_accounts.insert(k, account);
             ArmResponse::ok(out)
@@ -145,10 +128,7 @@ pub(crate) fn handle(
 }
 
 fn valid_account_name(name: &str) -> bool {
-    (3..=24).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    (3..=24).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 pub(crate) fn keys_json(a: &StorageAccount) -> Value {
@@ -196,12 +176,7 @@ pub(crate) fn action(
 
 /// An account SAS signed with `key1` (service version 2020-12-06 string-to-sign).
 fn account_sas(account: &StorageAccount, body: &Value) -> ArmResponse {
-    let field = |k: &str| {
-        body.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
     let (services, types, perms, expiry) = (
         field("signedServices"),
         field("signedResourceTypes"),
@@ -214,11 +189,7 @@ fn account_sas(account: &StorageAccount, body: &Value) -> ArmResponse {
         );
     }
     let (start, ip) = (field("signedStart"), field("signedIp"));
-    let protocol = body
-        .get("signedProtocol")
-        .and_then(Value::as_str)
-        .unwrap_or("https")
-        .to_owned();
+    let protocol = body.get("signedProtocol").and_then(Value::as_str).unwrap_or("https").to_owned();
     let version = "2022-11-02";
     let to_sign = format!(
         "{}\n{perms}\n{services}\n{types}\n{start}\n{expiry}\n{ip}\n{protocol}\n{version}\n\n",
@@ -231,10 +202,7 @@ fn account_sas(account: &StorageAccount, body: &Value) -> ArmResponse {
             "The account key is not base64.",
         );
     };
-    let sig = B64.encode(hmac::sign(
-        &hmac::Key::new(hmac::HMAC_SHA256, &key),
-        to_sign.as_bytes(),
-    ));
+    let sig = B64.encode(hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &key), to_sign.as_bytes()));
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     q.append_pair("sv", version)
         .append_pair("ss", &services)
@@ -243,8 +211,6 @@ fn account_sas(account: &StorageAccount, body: &Value) -> ArmResponse {
     if !start.is_empty() {
         q.append_pair("st", &start);
     }
-    q.append_pair("se", &expiry)
-        .append_pair("spr", &protocol)
-        .append_pair("sig", &sig);
+    q.append_pair("se", &expiry).append_pair("spr", &protocol).append_pair("sig", &sig);
     ArmResponse::ok(json!({ "accountSasToken": q.finish() }))
 }

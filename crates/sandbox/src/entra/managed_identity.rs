@@ -14,19 +14,12 @@ use super::routes::Shared;
 use super::EntraShared;
 
 fn error(status: StatusCode, error: &str, description: &str) -> Response {
-    (
-        status,
-        Json(json!({ "error": error, "error_description": description })),
-    )
-        .into_response()
+    (status, Json(json!({ "error": error, "error_description": description }))).into_response()
 }
 
 /// Issues a token for the managed identity (or the user-assigned one named by
 /// `client_id`) and returns (token, spec).
-fn issue(
-    s: &EntraShared,
-    q: &HashMap<String, String>,
-) -> Result<(String, super::TokenSpec), Response> {
+fn issue(s: &EntraShared, q: &HashMap<String, String>) -> Result<(String, super::TokenSpec), Response> {
     let Some(resource) = q.get("resource").filter(|r| !r.is_empty()) else {
         return Err(error(
             StatusCode::BAD_REQUEST,
@@ -35,23 +28,15 @@ fn issue(
         ));
     };
     let agent = match q.get("client_id").or_else(|| q.get("principal_id")) {
-        Some(id) => s.agent_by_client_id(id).ok_or_else(|| {
-            error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "Identity not found",
-            )
-        })?,
+        Some(id) => s
+            .agent_by_client_id(id)
+            .ok_or_else(|| error(StatusCode::BAD_REQUEST, "invalid_request", "Identity not found"))?,
         None => s.managed_identity.clone(),
     };
     let spec = s.spec_for_agent(&agent, resource);
-    let token = s.mint(&spec).map_err(|e| {
-        error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "unknown_error",
-            &e.to_string(),
-        )
-    })?;
+    let token = s
+        .mint(&spec)
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, "unknown_error", &e.to_string()))?;
     Ok((token, spec))
 }
 
@@ -60,9 +45,7 @@ pub(super) async fn app_service(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let presented = headers
-        .get("x-identity-header")
-        .and_then(|v| v.to_str().ok());
+    let presented = headers.get("x-identity-header").and_then(|v| v.to_str().ok());
     if presented != Some(s.identity_header.as_str()) {
         return error(
             StatusCode::UNAUTHORIZED,
@@ -71,11 +54,7 @@ pub(super) async fn app_service(
         );
     }
     if q.get("api-version").map(String::as_str) != Some("2019-08-01") {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "api-version must be 2019-08-01",
-        );
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "api-version must be 2019-08-01");
     }
     let (token, spec) = match issue(&s, &q) {
         Ok(issued) => issued,
@@ -97,18 +76,10 @@ pub(super) async fn imds(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     if headers.get("metadata").and_then(|v| v.to_str().ok()) != Some("true") {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Required metadata header not specified",
-        );
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "Required metadata header not specified");
     }
     if headers.contains_key("x-forwarded-for") {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Request contains X-Forwarded-For header",
-        );
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "Request contains X-Forwarded-For header");
     }
     if !q.contains_key("api-version") {
         return error(

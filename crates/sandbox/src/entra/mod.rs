@@ -43,13 +43,11 @@ pub(crate) struct EntraShared {
 }
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    lock.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl EntraShared {
@@ -73,12 +71,7 @@ impl EntraShared {
             .iter()
             .find(|(aud, _)| norm(aud) == want)
             .map(|(_, v)| *v)
-            .or_else(|| {
-                V1_RESOURCES
-                    .iter()
-                    .any(|r| norm(r) == want)
-                    .then_some(TokenVersion::V1)
-            })
+            .or_else(|| V1_RESOURCES.iter().any(|r| norm(r) == want).then_some(TokenVersion::V1))
             .unwrap_or(TokenVersion::V2)
     }
 
@@ -104,8 +97,7 @@ impl EntraShared {
             .signer(spec.alg)
             .ok_or_else(|| SandboxError::Crypto(format!("no {} key", spec.alg.as_str())))?;
         let kid = spec.kid.clone().unwrap_or_else(|| signer.kid().to_owned());
-        let header =
-            serde_json::json!({ "typ": "JWT", "alg": spec.alg.as_str(), "kid": kid, "x5t": kid });
+        let header = serde_json::json!({ "typ": "JWT", "alg": spec.alg.as_str(), "kid": kid, "x5t": kid });
         if spec.sign_with_unknown_key {
             let rogue = SigningKey::generate(spec.alg, kid)?;
             return rogue.sign_compact(&header, &claims);
@@ -115,17 +107,10 @@ impl EntraShared {
 
     /// The agent registered under `client_id`, the managed identity included.
     pub(crate) fn agent_by_client_id(&self, client_id: &str) -> Option<Agent> {
-        if self
-            .managed_identity
-            .client_id
-            .eq_ignore_ascii_case(client_id)
-        {
+        if self.managed_identity.client_id.eq_ignore_ascii_case(client_id) {
             return Some(self.managed_identity.clone());
         }
-        read(&self.agents)
-            .iter()
-            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
-            .cloned()
+        read(&self.agents).iter().find(|a| a.client_id.eq_ignore_ascii_case(client_id)).cloned()
     }
 }
 
@@ -212,10 +197,7 @@ impl FakeEntraBuilder {
             resource_versions: self.resource_versions,
         });
         let guard = bound.serve(routes::router(shared.clone()));
-        Ok(FakeEntra {
-            shared,
-            _server: guard,
-        })
+        Ok(FakeEntra { shared, _server: guard })
     }
 }
 
@@ -263,20 +245,12 @@ impl FakeEntra {
 
     /// Loopback URL of the v2 discovery document.
     pub fn discovery_url_v2(&self) -> String {
-        format!(
-            "{}/{}/v2.0/.well-known/openid-configuration",
-            self.url(),
-            self.tenant()
-        )
+        format!("{}/{}/v2.0/.well-known/openid-configuration", self.url(), self.tenant())
     }
 
     /// Loopback URL of the v1 discovery document.
     pub fn discovery_url_v1(&self) -> String {
-        format!(
-            "{}/{}/.well-known/openid-configuration",
-            self.url(),
-            self.tenant()
-        )
+        format!("{}/{}/.well-known/openid-configuration", self.url(), self.tenant())
     }
 
     /// Loopback URL of the JWKS.
@@ -317,20 +291,13 @@ impl FakeEntra {
     /// A valid app-only token spec for the agent named `name` (or with that client id),
     /// for `audience`, exactly as the token endpoint would issue it.
     pub fn agent_token(&self, name: &str, audience: &str) -> Result<TokenSpec> {
-        let agent = self
-            .agent(name)
-            .ok_or_else(|| SandboxError::UnknownPrincipal(name.to_owned()))?;
+        let agent = self.agent(name).ok_or_else(|| SandboxError::UnknownPrincipal(name.to_owned()))?;
         Ok(self.shared.spec_for_agent(&agent, audience))
     }
 
     /// A valid delegated token spec for the human whose `preferred_username` or name is
     /// `who`, for `audience`, issued through the agent `via_client_id` if given.
-    pub fn human_token(
-        &self,
-        who: &str,
-        audience: &str,
-        via_client_id: Option<&str>,
-    ) -> Result<TokenSpec> {
+    pub fn human_token(&self, who: &str, audience: &str, via_client_id: Option<&str>) -> Result<TokenSpec> {
         let human = read(&self.shared.humans)
             .iter()
             .find(|h| h.preferred_username.eq_ignore_ascii_case(who) || h.name == who)

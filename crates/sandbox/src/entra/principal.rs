@@ -143,9 +143,7 @@ pub struct ClientCertificate {
 
 impl std::fmt::Debug for ClientCertificate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientCertificate")
-            .field("x5t", &self.x5t)
-            .finish_non_exhaustive()
+        f.debug_struct("ClientCertificate").field("x5t", &self.x5t).finish_non_exhaustive()
     }
 }
 

@@ -15,26 +15,14 @@ pub(crate) type Shared = State<Arc<EntraShared>>;
 
 pub(super) fn router(shared: Arc<EntraShared>) -> Router {
     Router::new()
-        .route(
-            "/{tenant}/v2.0/.well-known/openid-configuration",
-            get(discovery_v2),
-        )
-        .route(
-            "/{tenant}/.well-known/openid-configuration",
-            get(discovery_v1),
-        )
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(discovery_v2))
+        .route("/{tenant}/.well-known/openid-configuration", get(discovery_v1))
         .route("/{tenant}/discovery/v2.0/keys", get(jwks))
         .route("/{tenant}/discovery/keys", get(jwks))
-        .route(
-            "/{tenant}/oauth2/v2.0/token",
-            post(token_endpoint::token_v2),
-        )
+        .route("/{tenant}/oauth2/v2.0/token", post(token_endpoint::token_v2))
         .route("/{tenant}/oauth2/token", post(token_endpoint::token_v1))
         .route("/msi/token", get(managed_identity::app_service))
-        .route(
-            "/metadata/identity/oauth2/token",
-            get(managed_identity::imds),
-        )
+        .route("/metadata/identity/oauth2/token", get(managed_identity::imds))
         .with_state(shared)
 }
 

@@ -83,11 +83,7 @@ pub(crate) fn now_unix() -> i64 {
 
 impl TokenSpec {
     /// A valid one-hour v2 RS256 token spec for `subject` in `tenant` for `audience`.
-    pub fn new(
-        tenant: impl Into<String>,
-        audience: impl Into<String>,
-        subject: impl Into<String>,
-    ) -> Self {
+    pub fn new(tenant: impl Into<String>, audience: impl Into<String>, subject: impl Into<String>) -> Self {
         let now = now_unix();
         Self {
             version: TokenVersion::V2,
@@ -125,9 +121,7 @@ impl TokenSpec {
 
     /// The issuer this token will carry.
     pub fn effective_issuer(&self) -> String {
-        self.issuer
-            .clone()
-            .unwrap_or_else(|| issuer_for(&self.tenant, self.version))
+        self.issuer.clone().unwrap_or_else(|| issuer_for(&self.tenant, self.version))
     }
 
     /// The claim set, with Entra's group overage applied.
@@ -182,9 +176,7 @@ impl TokenSpec {
         if !self.scopes.is_empty() {
             put("scp", json!(self.scopes.join(" ")));
         }
-        let overage = self
-            .group_limit
-            .is_some_and(|limit| self.groups.len() > limit);
+        let overage = self.group_limit.is_some_and(|limit| self.groups.len() > limit);
         if overage {
             let who = self.object_id.as_deref().unwrap_or(&self.subject);
             put("_claim_names", json!({ "groups": "src1" }));

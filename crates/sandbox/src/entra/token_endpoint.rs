@@ -53,21 +53,11 @@ pub(super) fn invalid_client(code: u32, text: &str) -> Response {
     entra_error(StatusCode::UNAUTHORIZED, "invalid_client", code, text)
 }
 
-pub(super) async fn token_v2(
-    s: Shared,
-    tenant: Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub(super) async fn token_v2(s: Shared, tenant: Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     token(s, tenant, headers, body, true)
 }
 
-pub(super) async fn token_v1(
-    s: Shared,
-    tenant: Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub(super) async fn token_v1(s: Shared, tenant: Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     token(s, tenant, headers, body, false)
 }
 
@@ -83,10 +73,7 @@ fn token(
     }
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let Some(grant) = form.get("grant_type") else {
-        return bad_request(
-            900144,
-            "The request body must contain the following parameter: 'grant_type'.",
-        );
+        return bad_request(900144, "The request body must contain the following parameter: 'grant_type'.");
     };
     if grant != "client_credentials" {
         return entra_error(
@@ -101,15 +88,13 @@ fn token(
         Err(resp) => return resp,
     };
     let (basic_id, basic_secret) = basic_auth(&headers).unzip();
-    let client_id = form.get("client_id").cloned().or(basic_id).or_else(|| {
-        form.get("client_assertion")
-            .and_then(|a| unverified_claim(a, "iss"))
-    });
+    let client_id = form
+        .get("client_id")
+        .cloned()
+        .or(basic_id)
+        .or_else(|| form.get("client_assertion").and_then(|a| unverified_claim(a, "iss")));
     let Some(client_id) = client_id else {
-        return bad_request(
-            900144,
-            "The request body must contain the following parameter: 'client_id'.",
-        );
+        return bad_request(900144, "The request body must contain the following parameter: 'client_id'.");
     };
     let Some(agent) = s.agent_by_client_id(&client_id) else {
         return entra_error(
@@ -129,12 +114,7 @@ fn token(
     let token = match s.mint(&spec) {
         Ok(t) => t,
         Err(e) => {
-            return entra_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                50000,
-                &e.to_string(),
-            )
+            return entra_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", 50000, &e.to_string())
         }
     };
     let lifetime = spec.expires_at - spec.issued_at;
@@ -160,17 +140,11 @@ fn token(
 fn requested_audience(form: &HashMap<String, String>, v2: bool) -> Result<String, Response> {
     if !v2 {
         return form.get("resource").cloned().ok_or_else(|| {
-            bad_request(
-                900144,
-                "The request body must contain the following parameter: 'resource'.",
-            )
+            bad_request(900144, "The request body must contain the following parameter: 'resource'.")
         });
     }
     let Some(scope) = form.get("scope") else {
-        return Err(bad_request(
-            900144,
-            "The request body must contain the following parameter: 'scope'.",
-        ));
+        return Err(bad_request(900144, "The request body must contain the following parameter: 'scope'."));
     };
     let scope = scope.split_whitespace().next().unwrap_or_default();
     let Some(resource) = scope.strip_suffix("/.default") else {
@@ -184,27 +158,19 @@ fn requested_audience(form: &HashMap<String, String>, v2: bool) -> Result<String
     // `https://management.azure.com//.default` (as az sends it) and
     // `https://management.azure.com/.default` both mean the ARM resource.
     let resource = resource.trim_end_matches('/');
-    Ok(
-        if resource.starts_with("https://") && !resource[8..].contains('/') {
-            format!("{resource}/")
-        } else {
-            resource.to_owned()
-        },
-    )
+    Ok(if resource.starts_with("https://") && !resource[8..].contains('/') {
+        format!("{resource}/")
+    } else {
+        resource.to_owned()
+    })
 }
 
 fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))?;
+    let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;
     let decoded = String::from_utf8(B64.decode(encoded.trim()).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
-    let unescape = |s: &str| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
+    let unescape = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
     Some((unescape(id), unescape(secret)))
 }
 

@@ -10,16 +10,14 @@ use super::principal::Agent;
 use super::token_endpoint::invalid_client as assertion_error;
 use super::EntraShared;
 
-pub(super) fn verify(
-    s: &EntraShared,
-    agent: &Agent,
-    assertion: &str,
-    tenant: &str,
-) -> Result<(), Response> {
+pub(super) fn verify(s: &EntraShared, agent: &Agent, assertion: &str, tenant: &str) -> Result<(), Response> {
     let Some(cert) = &agent.certificate else {
         return Err(assertion_error(
             700027,
-            &format!("Client assertion failed signature validation: no certificate is registered for app '{}'.", agent.client_id),
+            &format!(
+                "Client assertion failed signature validation: no certificate is registered for app '{}'.",
+                agent.client_id
+            ),
         ));
     };
     let header = jsonwebtoken::decode_header(assertion)
@@ -27,8 +25,7 @@ pub(super) fn verify(
     let thumbprint_ok = match (&header.x5t, &header.x5t_s256) {
         (None, None) => true,
         (x5t, s256) => {
-            x5t.as_deref() == Some(cert.x5t.as_str())
-                || s256.as_deref() == Some(cert.x5t_s256.as_str())
+            x5t.as_deref() == Some(cert.x5t.as_str()) || s256.as_deref() == Some(cert.x5t_s256.as_str())
         }
     };
     if !thumbprint_ok {
@@ -38,10 +35,7 @@ pub(super) fn verify(
         ));
     }
     if !matches!(header.alg, Algorithm::RS256 | Algorithm::PS256) {
-        return Err(assertion_error(
-            5002738,
-            "Invalid JWT token. 'alg' must be RS256 or PS256.",
-        ));
+        return Err(assertion_error(5002738, "Invalid JWT token. 'alg' must be RS256 or PS256."));
     }
     let key = DecodingKey::from_rsa_components(&cert.n, &cert.e)
         .map_err(|_| assertion_error(700027, "Client assertion contains an invalid signature."))?;
@@ -54,24 +48,17 @@ pub(super) fn verify(
         format!("{}/{tenant}/oauth2/token", s.base_url),
         format!("{}/{}/oauth2/v2.0/token", s.base_url, s.tenant),
         format!("{}/{}/oauth2/token", s.base_url, s.tenant),
-        format!(
-            "https://login.microsoftonline.com/{}/oauth2/v2.0/token",
-            s.tenant
-        ),
-        format!(
-            "https://login.microsoftonline.com/{}/oauth2/token",
-            s.tenant
-        ),
+        format!("https://login.microsoftonline.com/{}/oauth2/v2.0/token", s.tenant),
+        format!("https://login.microsoftonline.com/{}/oauth2/token", s.tenant),
         format!("https://login.microsoftonline.com/{}/v2.0", s.tenant),
     ];
     validation.set_audience(&audiences);
     let data = jsonwebtoken::decode::<Value>(assertion, &key, &validation).map_err(|e| {
         use jsonwebtoken::errors::ErrorKind;
         match e.kind() {
-            ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => assertion_error(
-                700024,
-                "Client assertion is not within its valid time range.",
-            ),
+            ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => {
+                assertion_error(700024, "Client assertion is not within its valid time range.")
+            }
             ErrorKind::InvalidSignature => {
                 assertion_error(700027, "Client assertion contains an invalid signature.")
             }
@@ -79,18 +66,14 @@ pub(super) fn verify(
                 700212,
                 "The audience of the client assertion is not the token endpoint of this tenant.",
             ),
-            ErrorKind::InvalidIssuer => assertion_error(
-                700023,
-                "The client assertion's issuer is not the client id.",
-            ),
+            ErrorKind::InvalidIssuer => {
+                assertion_error(700023, "The client assertion's issuer is not the client id.")
+            }
             _ => assertion_error(50027, "JWT token is invalid or malformed."),
         }
     })?;
     if data.claims.get("sub").and_then(Value::as_str) != Some(agent.client_id.as_str()) {
-        return Err(assertion_error(
-            700023,
-            "The client assertion's subject is not the client id.",
-        ));
+        return Err(assertion_error(700023, "The client assertion's subject is not the client id."));
     }
     Ok(())
 }
