@@ -74,48 +74,18 @@ mod tests {
     #[test]
     fn every_part_of_the_request_changes_the_binding() {
         let body = ReviewBinding::body_sha256(b"{}");
-        let base = ReviewBinding::of(
-            "DELETE",
-            "/subscriptions/s/resourcegroups/a",
-            Some("2021-04-01"),
-            None,
-        );
+        let base = ReviewBinding::of("DELETE", "/subscriptions/s/resourcegroups/a", Some("2021-04-01"), None);
         assert_eq!(
             base,
-            ReviewBinding::of(
-                "delete",
-                "/subscriptions/s/resourcegroups/a",
-                Some("2021-04-01"),
-                None
-            )
+            ReviewBinding::of("delete", "/subscriptions/s/resourcegroups/a", Some("2021-04-01"), None)
         );
         assert!(base.as_str().starts_with("rb1:") && base.as_str().len() == 68);
         let others = [
-            ReviewBinding::of(
-                "GET",
-                "/subscriptions/s/resourcegroups/a",
-                Some("2021-04-01"),
-                None,
-            ),
-            ReviewBinding::of(
-                "DELETE",
-                "/subscriptions/s/resourcegroups/b",
-                Some("2021-04-01"),
-                None,
-            ),
-            ReviewBinding::of(
-                "DELETE",
-                "/subscriptions/s/resourcegroups/a",
-                Some("2022-09-01"),
-                None,
-            ),
+            ReviewBinding::of("GET", "/subscriptions/s/resourcegroups/a", Some("2021-04-01"), None),
+            ReviewBinding::of("DELETE", "/subscriptions/s/resourcegroups/b", Some("2021-04-01"), None),
+            ReviewBinding::of("DELETE", "/subscriptions/s/resourcegroups/a", Some("2022-09-01"), None),
             ReviewBinding::of("DELETE", "/subscriptions/s/resourcegroups/a", None, None),
-            ReviewBinding::of(
-                "DELETE",
-                "/subscriptions/s/resourcegroups/a",
-                Some("2021-04-01"),
-                Some(&body),
-            ),
+            ReviewBinding::of("DELETE", "/subscriptions/s/resourcegroups/a", Some("2021-04-01"), Some(&body)),
         ];
         for other in &others {
             assert_ne!(&base, other);

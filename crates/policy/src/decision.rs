@@ -54,10 +54,13 @@ pub struct Decision {
 
 impl Decision {
     /// Fold the inner decisions into this one: the strictest outcome wins; on a tie the
-    /// outer decision keeps its rule. The first masking profile found is kept.
+    /// outer decision keeps its rule, unless only a default decided it and an inner rule
+    /// names the reason. The first masking profile found is kept.
     pub(crate) fn absorb_inner(&mut self) {
         for inner in &self.inner {
-            if inner.outcome > self.outcome {
+            let names_reason =
+                inner.outcome == self.outcome && self.rule_id.is_none() && inner.rule_id.is_some();
+            if inner.outcome > self.outcome || names_reason {
                 self.outcome = inner.outcome;
                 self.rule_id.clone_from(&inner.rule_id);
             }

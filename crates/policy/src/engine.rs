@@ -29,11 +29,7 @@ impl RuleSet {
         ctx: &AzureContext,
     ) -> Decision {
         let who = Who {
-            groups: subject
-                .groups
-                .iter()
-                .map(|g| g.to_ascii_lowercase())
-                .collect(),
+            groups: subject.groups.iter().map(|g| g.to_ascii_lowercase()).collect(),
             level: subject.level.to_ascii_lowercase(),
         };
         let body = self.parse_body(req.body);
@@ -42,11 +38,7 @@ impl RuleSet {
 
     /// Decide one request on a generic HTTP connection (methods, paths, query, body).
     pub fn decide_http(&self, req: &RequestFacts<'_>, subject: &Subject<'_>) -> Decision {
-        let groups: Vec<String> = subject
-            .groups
-            .iter()
-            .map(|g| g.to_ascii_lowercase())
-            .collect();
+        let groups: Vec<String> = subject.groups.iter().map(|g| g.to_ascii_lowercase()).collect();
         let level = subject.level.to_ascii_lowercase();
         let method = req.method.to_ascii_uppercase();
         let path_lower = req.path.to_ascii_lowercase();
@@ -61,11 +53,7 @@ impl RuleSet {
             groups_lower: &groups,
             level_lower: &level,
         };
-        let access = if matches!(method.as_str(), "GET" | "HEAD") {
-            Access::Read
-        } else {
-            Access::Write
-        };
+        let access = if matches!(method.as_str(), "GET" | "HEAD") { Access::Read } else { Access::Write };
         let mut decision = self.resolve(&input, access);
         decision.resource = Some(req.path.to_owned());
         decision.summary = summary::neutralise(&format!("{method} {}", req.path));
@@ -133,26 +121,14 @@ impl RuleSet {
         }
         match hidden {
             Implied::Write { path, body } => {
-                let facts = RequestFacts {
-                    method: "PUT",
-                    path: &path,
-                    query: &[],
-                    body: None,
-                };
+                let facts = RequestFacts { method: "PUT", path: &path, query: &[], body: None };
                 let req = classify(&facts);
                 self.classified(&req, &path, &[], Some(&body), who, ctx, depth)
             }
             Implied::CompleteDelete { scope } => {
-                let facts = RequestFacts {
-                    method: "DELETE",
-                    path: &scope,
-                    query: &[],
-                    body: None,
-                };
+                let facts = RequestFacts { method: "DELETE", path: &scope, query: &[], body: None };
                 let mut req = classify(&facts);
-                req.action = Some(
-                    "Microsoft.Resources/subscriptions/resourceGroups/resources/delete".into(),
-                );
+                req.action = Some("Microsoft.Resources/subscriptions/resourceGroups/resources/delete".into());
                 req.access = Access::Write;
                 let mut decision = self.classified(&req, &scope, &[], None, who, ctx, depth);
                 decision.summary = summary::neutralise(&format!(
@@ -165,10 +141,9 @@ impl RuleSet {
                 decision.summary = what.to_owned();
                 decision
             }
-            Implied::TooMany => refusal(
-                "builtin.too-many-hidden",
-                "request hiding more operations than allowed",
-            ),
+            Implied::TooMany => {
+                refusal("builtin.too-many-hidden", "request hiding more operations than allowed")
+            }
         }
     }
 
@@ -218,11 +193,8 @@ impl RuleSet {
             }
         }
         let parts: Vec<&str> = decision.inner.iter().map(|d| d.summary.as_str()).collect();
-        decision.summary = summary::neutralise(&format!(
-            "batch of {} requests: {}",
-            decision.inner.len(),
-            parts.join("; ")
-        ));
+        decision.summary =
+            summary::neutralise(&format!("batch of {} requests: {}", decision.inner.len(), parts.join("; ")));
         decision.absorb_inner();
         decision
     }

@@ -28,9 +28,6 @@ pub struct Subject<'a> {
 impl<'a> RequestFacts<'a> {
     /// The first query value for `name` (ASCII case-insensitive, as ARM reads it).
     pub fn query_value(&self, name: &str) -> Option<&'a str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.query.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }

@@ -74,13 +74,7 @@ impl PathPattern {
     pub(crate) fn new(pattern: &str) -> Self {
         let lower = pattern.to_ascii_lowercase();
         let segments: Vec<Segment> = split_path(&lower)
-            .map(|s| {
-                if s == "**" {
-                    Segment::Any
-                } else {
-                    Segment::Glob(s.to_owned())
-                }
-            })
+            .map(|s| if s == "**" { Segment::Any } else { Segment::Glob(s.to_owned()) })
             .collect();
         let literals = lower.bytes().filter(|b| *b != b'*').count();
         PathPattern { segments, literals }

@@ -42,9 +42,7 @@ mod rule;
 mod ruleset;
 mod summary;
 
-pub use azure::{
-    classify, may_follow_polling_url, Access, AzureContext, AzureRequest, ResourceId, Upstream,
-};
+pub use azure::{classify, may_follow_polling_url, Access, AzureContext, AzureRequest, ResourceId, Upstream};
 pub use binding::ReviewBinding;
 pub use decision::{Decision, Outcome};
 pub use error::{PolicyError, PolicyErrorCode};

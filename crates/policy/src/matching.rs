@@ -32,11 +32,7 @@ impl RuleSet {
         let (first, second): (&[u32], &[u32]) = match input.action_lower {
             Some(action) => {
                 let ns = action.split('/').next().unwrap_or("");
-                let by_ns = self
-                    .by_namespace
-                    .get(ns)
-                    .map(Vec::as_slice)
-                    .unwrap_or(empty);
+                let by_ns = self.by_namespace.get(ns).map(Vec::as_slice).unwrap_or(empty);
                 (by_ns, &self.any_namespace)
             }
             None => (&self.actionless, empty),
@@ -72,19 +68,13 @@ impl RuleSet {
             }
             let rule = &self.rules[next as usize];
             if let Some(literals) = rule_matches(rule, input) {
-                let key = (
-                    (literals, rule.conditions),
-                    rule.decision,
-                    std::cmp::Reverse(next),
-                );
+                let key = ((literals, rule.conditions), rule.decision, std::cmp::Reverse(next));
                 if best.as_ref().is_none_or(|(k, _)| key > *k) {
                     best = Some((key, next));
                 }
             }
         }
-        best.map(|(_, i)| Hit {
-            rule: &self.rules[i as usize],
-        })
+        best.map(|(_, i)| Hit { rule: &self.rules[i as usize] })
     }
 
     fn bound(&self, i: u32) -> (usize, usize) {
@@ -98,35 +88,20 @@ fn rule_matches(rule: &CompiledRule, input: &MatchInput<'_>) -> Option<usize> {
     let mut literals = 0;
     if !rule.actions.is_empty() {
         let action = input.action_lower?;
-        literals += rule
-            .actions
-            .iter()
-            .filter(|p| p.matches(action))
-            .map(|p| p.literals)
-            .max()?;
+        literals += rule.actions.iter().filter(|p| p.matches(action)).map(|p| p.literals).max()?;
         if rule.not_actions.iter().any(|p| p.matches(action)) {
             return None;
         }
     }
     if !rule.scopes.is_empty() {
         let resource = input.resource_lower?;
-        literals += rule
-            .scopes
-            .iter()
-            .filter(|p| p.contains(resource))
-            .map(|p| p.literals)
-            .max()?;
+        literals += rule.scopes.iter().filter(|p| p.contains(resource)).map(|p| p.literals).max()?;
     }
     if !rule.methods.is_empty() && !rule.methods.iter().any(|m| m == input.method) {
         return None;
     }
     if !rule.paths.is_empty() {
-        literals += rule
-            .paths
-            .iter()
-            .filter(|p| p.matches(input.path_lower))
-            .map(|p| p.literals)
-            .max()?;
+        literals += rule.paths.iter().filter(|p| p.matches(input.path_lower)).map(|p| p.literals).max()?;
     }
     if !rule.groups.is_empty() && !rule.groups.iter().any(|g| input.groups_lower.contains(g)) {
         return None;

@@ -61,11 +61,7 @@ fn review() -> Outcome {
 
 impl Default for Defaults {
     fn default() -> Self {
-        Defaults {
-            read: Outcome::Allow,
-            write: Outcome::Review,
-            unknown: Outcome::Review,
-        }
+        Defaults { read: Outcome::Allow, write: Outcome::Review, unknown: Outcome::Review }
     }
 }
 

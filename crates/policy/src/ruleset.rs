@@ -140,39 +140,25 @@ impl RuleSet {
         }
         any_namespace.sort_by_key(bound);
         actionless.sort_by_key(bound);
-        RuleSet {
-            rules,
-            by_namespace,
-            any_namespace,
-            actionless,
-            defaults,
-        }
+        RuleSet { rules, by_namespace, any_namespace, actionless, defaults }
     }
 }
 
 /// Parse one TOML rule file without compiling it.
 pub fn parse_file(origin: &str, text: &str) -> Result<RuleFile, PolicyError> {
-    toml::from_str(text).map_err(|e| PolicyError::RulesSyntax {
-        origin: origin.to_owned(),
-        message: e.to_string(),
-    })
+    toml::from_str(text)
+        .map_err(|e| PolicyError::RulesSyntax { origin: origin.to_owned(), message: e.to_string() })
 }
 
 fn invalid(rule: &str, field: &'static str, reason: impl Into<String>) -> PolicyError {
-    PolicyError::InvalidRule {
-        rule_id: rule.to_owned(),
-        field,
-        reason: reason.into(),
-    }
+    PolicyError::InvalidRule { rule_id: rule.to_owned(), field, reason: reason.into() }
 }
 
 fn compile_rule(rule: Rule) -> Result<CompiledRule, PolicyError> {
     let id = rule.id.as_str();
     let id_ok = !id.is_empty()
         && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
     if !id_ok {
         return Err(invalid(
             id,
@@ -181,67 +167,30 @@ fn compile_rule(rule: Rule) -> Result<CompiledRule, PolicyError> {
         ));
     }
     if id.starts_with("builtin.") {
-        return Err(invalid(
-            id,
-            "id",
-            "ids starting with 'builtin.' are reserved",
-        ));
+        return Err(invalid(id, "id", "ids starting with 'builtin.' are reserved"));
     }
     if !rule.not_actions.is_empty() && rule.actions.is_empty() {
-        return Err(invalid(
-            id,
-            "not_actions",
-            "not_actions needs actions (e.g. [\"*\"])",
-        ));
+        return Err(invalid(id, "not_actions", "not_actions needs actions (e.g. [\"*\"])"));
     }
-    for (field, list) in [
-        ("actions", &rule.actions),
-        ("not_actions", &rule.not_actions),
-    ] {
-        if let Some(bad) = list
-            .iter()
-            .find(|p| p.is_empty() || p.chars().any(|c| c.is_whitespace() || c.is_control()))
+    for (field, list) in [("actions", &rule.actions), ("not_actions", &rule.not_actions)] {
+        if let Some(bad) =
+            list.iter().find(|p| p.is_empty() || p.chars().any(|c| c.is_whitespace() || c.is_control()))
         {
-            return Err(invalid(
-                id,
-                field,
-                format!("pattern {bad:?} is empty or has spaces"),
-            ));
+            return Err(invalid(id, field, format!("pattern {bad:?} is empty or has spaces")));
         }
     }
     for (field, list) in [("scopes", &rule.scopes), ("paths", &rule.paths)] {
-        if let Some(bad) = list
-            .iter()
-            .find(|p| !(p.starts_with('/') || p.starts_with("**")))
-        {
-            return Err(invalid(
-                id,
-                field,
-                format!("pattern {bad:?} must start with '/'"),
-            ));
+        if let Some(bad) = list.iter().find(|p| !(p.starts_with('/') || p.starts_with("**"))) {
+            return Err(invalid(id, field, format!("pattern {bad:?} must start with '/'")));
         }
     }
-    if let Some(bad) = rule
-        .methods
-        .iter()
-        .find(|m| m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()))
+    if let Some(bad) =
+        rule.methods.iter().find(|m| m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()))
     {
-        return Err(invalid(
-            id,
-            "methods",
-            format!("{bad:?} is not an HTTP method"),
-        ));
+        return Err(invalid(id, "methods", format!("{bad:?} is not an HTTP method")));
     }
-    if let Some(bad) = rule
-        .body
-        .iter()
-        .find(|c| !(c.pointer.is_empty() || c.pointer.starts_with('/')))
-    {
-        return Err(invalid(
-            id,
-            "body",
-            format!("pointer {:?} must start with '/' (RFC 6901)", bad.pointer),
-        ));
+    if let Some(bad) = rule.body.iter().find(|c| !(c.pointer.is_empty() || c.pointer.starts_with('/'))) {
+        return Err(invalid(id, "body", format!("pointer {:?} must start with '/' (RFC 6901)", bad.pointer)));
     }
     let lower = |v: &[String]| v.iter().map(|s| s.to_ascii_lowercase()).collect::<Vec<_>>();
     let actions: Vec<ActionPattern> = rule.actions.iter().map(|p| ActionPattern::new(p)).collect();
@@ -250,41 +199,21 @@ fn compile_rule(rule: Rule) -> Result<CompiledRule, PolicyError> {
     let max_literals = actions.iter().map(|p| p.literals).max().unwrap_or(0)
         + scopes.iter().map(|p| p.literals).max().unwrap_or(0)
         + paths.iter().map(|p| p.literals).max().unwrap_or(0);
-    let conditions = [
-        !rule.groups.is_empty(),
-        !rule.levels.is_empty(),
-        !rule.methods.is_empty(),
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count()
+    let conditions = [!rule.groups.is_empty(), !rule.levels.is_empty(), !rule.methods.is_empty()]
+        .iter()
+        .filter(|b| **b)
+        .count()
         + rule.query.len()
         + rule.body.len();
     Ok(CompiledRule {
         decision: rule.decision,
         mask: rule.mask.clone(),
-        not_actions: rule
-            .not_actions
-            .iter()
-            .map(|p| ActionPattern::new(p))
-            .collect(),
+        not_actions: rule.not_actions.iter().map(|p| ActionPattern::new(p)).collect(),
         groups: lower(&rule.groups),
         levels: lower(&rule.levels),
-        methods: rule
-            .methods
-            .iter()
-            .map(|m| m.to_ascii_uppercase())
-            .collect(),
-        query: rule
-            .query
-            .iter()
-            .map(|q| (q.name.to_ascii_lowercase(), lower(&q.any_of)))
-            .collect(),
-        body: rule
-            .body
-            .iter()
-            .map(|b| (b.pointer.clone(), lower(&b.any_of)))
-            .collect(),
+        methods: rule.methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
+        query: rule.query.iter().map(|q| (q.name.to_ascii_lowercase(), lower(&q.any_of))).collect(),
+        body: rule.body.iter().map(|b| (b.pointer.clone(), lower(&b.any_of))).collect(),
         actions,
         scopes,
         paths,

@@ -51,13 +51,7 @@ pub(crate) fn humanize_type(kind: &str) -> String {
     }
     let words: Vec<String> = words
         .into_iter()
-        .map(|w| {
-            if w.chars().all(|c| c.is_uppercase()) && w.len() > 1 {
-                w
-            } else {
-                w.to_lowercase()
-            }
-        })
+        .map(|w| if w.chars().all(|c| c.is_uppercase()) && w.len() > 1 { w } else { w.to_lowercase() })
         .collect();
     words.join(" ")
 }
@@ -96,7 +90,7 @@ pub(crate) fn azure(req: &AzureRequest, path: &str) -> String {
     }
     let types = &resource.types;
     let names = &resource.names;
-    let collection = names.len() < types.len();
+    let collection = names.len() < types.len() && matches!(req.method.as_str(), "GET" | "HEAD");
     let object = if let Some(op) = &req.operation {
         // `POST …/storageAccounts/sa/listKeys`: the action is the last type.
         let target = describe(types, names, types.len().saturating_sub(1));
@@ -120,12 +114,8 @@ pub(crate) fn azure(req: &AzureRequest, path: &str) -> String {
         format!("{verb} {}", describe(types, names, types.len()))
     };
     let mut text = object;
-    let is_sub_or_rg = resource
-        .namespace
-        .eq_ignore_ascii_case("Microsoft.Resources")
-        && types
-            .first()
-            .is_some_and(|t| t.eq_ignore_ascii_case("subscriptions"));
+    let is_sub_or_rg = resource.namespace.eq_ignore_ascii_case("Microsoft.Resources")
+        && types.first().is_some_and(|t| t.eq_ignore_ascii_case("subscriptions"));
     if let Some(scope) = &resource.scope {
         if scope.to_ascii_lowercase().contains("/providers/") {
             text.push_str(&format!(" on {scope}"));
@@ -155,14 +145,8 @@ fn describe(types: &[String], names: &[String], upto: usize) -> String {
         }
     }
     parts.reverse();
-    let joiner = if types
-        .first()
-        .is_some_and(|t| t.eq_ignore_ascii_case("subscriptions"))
-    {
-        " in "
-    } else {
-        " of "
-    };
+    let joiner =
+        if types.first().is_some_and(|t| t.eq_ignore_ascii_case("subscriptions")) { " in " } else { " of " };
     parts.join(joiner)
 }
 
@@ -172,14 +156,8 @@ mod tests {
 
     #[test]
     fn type_names_read_as_english() {
-        assert_eq!(
-            singular(&humanize_type("storageAccounts")),
-            "storage account"
-        );
-        assert_eq!(
-            singular(&humanize_type("publicIPAddresses")),
-            "public IP address"
-        );
+        assert_eq!(singular(&humanize_type("storageAccounts")), "storage account");
+        assert_eq!(singular(&humanize_type("publicIPAddresses")), "public IP address");
         assert_eq!(singular(&humanize_type("policies")), "policy");
         assert_eq!(singular(&humanize_type("vaults")), "vault");
     }

@@ -47,10 +47,7 @@ impl<'a> ArmPath<'a> {
         let mut chain = Vec::new();
         let mut i = 0;
         while i < segments.len() && !is(segments[i], "providers") {
-            chain.push(Pair {
-                kind: segments[i],
-                name: segments.get(i + 1).copied(),
-            });
+            chain.push(Pair { kind: segments[i], name: segments.get(i + 1).copied() });
             i += 2;
         }
         let mut blocks: Vec<Block<'a>> = Vec::new();
@@ -61,56 +58,38 @@ impl<'a> ArmPath<'a> {
                 if !blocks.is_empty() {
                     return None;
                 }
-                chain.push(Pair {
-                    kind: segments[i],
-                    name: None,
-                });
+                chain.push(Pair { kind: segments[i], name: None });
                 break;
             };
             i += 2;
             let mut pairs = Vec::new();
             while i < segments.len() && !is(segments[i], "providers") {
-                pairs.push(Pair {
-                    kind: segments[i],
-                    name: segments.get(i + 1).copied(),
-                });
+                pairs.push(Pair { kind: segments[i], name: segments.get(i + 1).copied() });
                 i += 2;
             }
             if i < segments.len() && pairs.last().is_none_or(|p| p.name.is_none()) {
                 // Another block follows an empty block: not a resource id.
                 return None;
             }
-            blocks.push(Block {
-                namespace,
-                pairs,
-                start,
-            });
+            blocks.push(Block { namespace, pairs, start });
         }
         if chain.len() > 1 && chain[..chain.len() - 1].iter().any(|p| p.name.is_none()) {
             return None;
         }
-        Some(ArmPath {
-            segments,
-            chain,
-            blocks,
-        })
+        Some(ArmPath { segments, chain, blocks })
     }
 
     /// The subscription id, when the path starts with `/subscriptions/{id}`.
     pub(crate) fn subscription(&self) -> Option<&'a str> {
         let first = self.chain.first()?;
-        is(first.kind, "subscriptions")
-            .then_some(first.name)
-            .flatten()
+        is(first.kind, "subscriptions").then_some(first.name).flatten()
     }
 
     /// The resource group, when the path continues with `/resourceGroups/{name}`.
     pub(crate) fn resource_group(&self) -> Option<&'a str> {
         self.subscription()?;
         let second = self.chain.get(1)?;
-        is(second.kind, "resourceGroups")
-            .then_some(second.name)
-            .flatten()
+        is(second.kind, "resourceGroups").then_some(second.name).flatten()
     }
 
     /// The pairs that decide the action: the last provider block's, or the chain's.

@@ -43,9 +43,7 @@ impl BatchRefusal {
         match self {
             BatchRefusal::Unreadable => "batch request whose body is missing or not readable JSON",
             BatchRefusal::TooMany => "batch request with more inner requests than allowed",
-            BatchRefusal::ForeignHost => {
-                "batch entry pointing at a host other than Azure Resource Manager"
-            }
+            BatchRefusal::ForeignHost => "batch entry pointing at a host other than Azure Resource Manager",
             BatchRefusal::AmbiguousUrl => "batch entry whose URL is ambiguously encoded",
             BatchRefusal::BadMethod => "batch entry with an unsupported HTTP method",
             BatchRefusal::NestedBatch => "batch entry that is itself a batch",
@@ -65,10 +63,8 @@ pub(crate) fn unpack(
     body: Option<&Value>,
     arm_hosts: &[String],
 ) -> Result<Vec<Result<InnerRequest, BatchRefusal>>, BatchRefusal> {
-    let requests = body
-        .and_then(|b| b.get("requests"))
-        .and_then(Value::as_array)
-        .ok_or(BatchRefusal::Unreadable)?;
+    let requests =
+        body.and_then(|b| b.get("requests")).and_then(Value::as_array).ok_or(BatchRefusal::Unreadable)?;
     if requests.len() > MAX_BATCH_REQUESTS {
         return Err(BatchRefusal::TooMany);
     }
@@ -76,35 +72,21 @@ pub(crate) fn unpack(
 }
 
 fn inner(entry: &Value, arm_hosts: &[String]) -> Result<InnerRequest, BatchRefusal> {
-    let method = entry
-        .get("httpMethod")
-        .and_then(Value::as_str)
-        .ok_or(BatchRefusal::Unreadable)?
-        .to_ascii_uppercase();
-    if !matches!(
-        method.as_str(),
-        "GET" | "HEAD" | "PUT" | "PATCH" | "DELETE" | "POST"
-    ) {
+    let method =
+        entry.get("httpMethod").and_then(Value::as_str).ok_or(BatchRefusal::Unreadable)?.to_ascii_uppercase();
+    if !matches!(method.as_str(), "GET" | "HEAD" | "PUT" | "PATCH" | "DELETE" | "POST") {
         return Err(BatchRefusal::BadMethod);
     }
-    let raw = entry
-        .get("url")
-        .and_then(Value::as_str)
-        .ok_or(BatchRefusal::Unreadable)?;
+    let raw = entry.get("url").and_then(Value::as_str).ok_or(BatchRefusal::Unreadable)?;
     let (path, query) = split_url(raw, arm_hosts)?;
-    if is_batch(&method, &path) {
+    if is_batch("POST", &path) {
         return Err(BatchRefusal::NestedBatch);
     }
     let body = match entry.get("content") {
         None | Some(Value::Null) => None,
         Some(content) => Some(content.to_string().into_bytes()),
     };
-    Ok(InnerRequest {
-        method,
-        path,
-        query,
-        body,
-    })
+    Ok(InnerRequest { method, path, query, body })
 }
 
 /// Split an inner URL into a canonical path (percent-decoded once) and query pairs.
@@ -118,10 +100,7 @@ pub(crate) fn split_url(
     let relative = if raw.starts_with('/') && !raw.starts_with("//") {
         raw
     } else {
-        if !raw
-            .get(..8)
-            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
-        {
+        if !raw.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) {
             return Err(BatchRefusal::ForeignHost);
         }
         let url = url::Url::parse(raw).map_err(|_| BatchRefusal::AmbiguousUrl)?;
@@ -145,18 +124,12 @@ pub(crate) fn split_url(
         None => (relative, None),
     };
     let path = decode_once(raw_path).ok_or(BatchRefusal::AmbiguousUrl)?;
-    if path.contains("//")
-        || path
-            .split('/')
-            .any(|s| s == "." || s == ".." || s.contains('%'))
-    {
+    if path.contains("//") || path.split('/').any(|s| s == "." || s == ".." || s.contains('%')) {
         return Err(BatchRefusal::AmbiguousUrl);
     }
     let query = raw_query
         .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect()
+            url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
         })
         .unwrap_or_default();
     Ok((path, query))

@@ -96,8 +96,9 @@ pub fn classify(req: &RequestFacts<'_>) -> AzureRequest {
         ("GET" | "HEAD", _, true) => Verb::ProviderRead,
         (_, _, true) => return unknown(None),
         ("GET" | "HEAD", _, false) => Verb::Read,
-        ("PUT" | "PATCH", true, false) => Verb::Write,
-        ("DELETE", true, false) => Verb::Delete,
+        // A singleton below a named resource (`connections/{name}/sharedkey`) has no name.
+        ("PUT" | "PATCH", named, false) if named || pairs.len() > 1 => Verb::Write,
+        ("DELETE", named, false) if named || pairs.len() > 1 => Verb::Delete,
         ("POST", false, false) => Verb::Action,
         _ => Verb::Unknown,
     };
@@ -109,14 +110,9 @@ pub fn classify(req: &RequestFacts<'_>) -> AzureRequest {
         }
     };
     let mut types: Vec<String> = pairs.iter().map(type_name).collect();
-    let names: Vec<String> = pairs
-        .iter()
-        .filter_map(|p| p.name.map(str::to_owned))
-        .collect();
+    let names: Vec<String> = pairs.iter().filter_map(|p| p.name.map(str::to_owned)).collect();
     let polling = matches!(verb, Verb::Read)
-        && pairs
-            .iter()
-            .any(|p| POLLING_TYPES.iter().any(|t| p.kind.eq_ignore_ascii_case(t)));
+        && pairs.iter().any(|p| POLLING_TYPES.iter().any(|t| p.kind.eq_ignore_ascii_case(t)));
     let mut operation = None;
     let id_end = match verb {
         Verb::Action => {
@@ -146,11 +142,8 @@ pub fn classify(req: &RequestFacts<'_>) -> AzureRequest {
         }
         Verb::Unknown => return unknown(Some(resource)),
     };
-    let namespace = if matches!(verb, Verb::ProviderRead) {
-        "Microsoft.Resources"
-    } else {
-        namespace.as_str()
-    };
+    let namespace =
+        if matches!(verb, Verb::ProviderRead) { "Microsoft.Resources" } else { namespace.as_str() };
     let mut action = String::with_capacity(64);
     action.push_str(namespace);
     for t in &types {

@@ -24,9 +24,7 @@ pub(crate) enum Implied {
 }
 
 fn is_action(req: &AzureRequest, action: &str) -> bool {
-    req.action
-        .as_deref()
-        .is_some_and(|a| a.eq_ignore_ascii_case(action))
+    req.action.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(action))
 }
 
 /// The hidden operations of `req` with JSON `body` (empty for most requests).
@@ -39,9 +37,7 @@ pub(crate) fn implied(req: &AzureRequest, body: Option<&Value>) -> Vec<Implied> 
         return deployment(&scope, body);
     }
     if is_action(req, "Microsoft.Network/networkSecurityGroups/write") {
-        let rules = body
-            .and_then(|b| b.pointer("/properties/securityRules"))
-            .and_then(Value::as_array);
+        let rules = body.and_then(|b| b.pointer("/properties/securityRules")).and_then(Value::as_array);
         let mut out = Vec::new();
         for rule in rules.into_iter().flatten() {
             let name = segment(rule.get("name"));
@@ -57,9 +53,7 @@ pub(crate) fn implied(req: &AzureRequest, body: Option<&Value>) -> Vec<Implied> 
 
 fn deployment(scope: &str, body: Option<&Value>) -> Vec<Implied> {
     let Some(body) = body else {
-        return vec![Implied::Uninspectable {
-            what: "deployment whose body is not available",
-        }];
+        return vec![Implied::Uninspectable { what: "deployment whose body is not available" }];
     };
     let mut out = Vec::new();
     let complete = body
@@ -67,9 +61,7 @@ fn deployment(scope: &str, body: Option<&Value>) -> Vec<Implied> {
         .and_then(Value::as_str)
         .is_some_and(|m| m.eq_ignore_ascii_case("complete"));
     if complete {
-        out.push(Implied::CompleteDelete {
-            scope: scope.to_owned(),
-        });
+        out.push(Implied::CompleteDelete { scope: scope.to_owned() });
     }
     match body.pointer("/properties/template") {
         Some(template @ Value::Object(_)) => {
@@ -77,9 +69,7 @@ fn deployment(scope: &str, body: Option<&Value>) -> Vec<Implied> {
                 walk(resources, scope, None, &mut out);
             }
         }
-        _ => out.push(Implied::Uninspectable {
-            what: "deployment of a linked or missing template",
-        }),
+        _ => out.push(Implied::Uninspectable { what: "deployment of a linked or missing template" }),
     }
     if out.len() > MAX_IMPLIED {
         return vec![Implied::TooMany];
@@ -103,16 +93,12 @@ fn walk(resources: &Value, scope: &str, parent: Option<(&str, &str)>, out: &mut 
             continue;
         };
         if kind.starts_with('[') || kind.is_empty() {
-            out.push(Implied::Uninspectable {
-                what: "template resource whose type is an expression",
-            });
+            out.push(Implied::Uninspectable { what: "template resource whose type is an expression" });
             continue;
         }
         let name = item.get("name").and_then(Value::as_str).unwrap_or("");
         let (full_type, full_name) = match parent {
-            Some((pt, pn)) if !kind.contains('/') => {
-                (format!("{pt}/{kind}"), format!("{pn}/{name}"))
-            }
+            Some((pt, pn)) if !kind.contains('/') => (format!("{pt}/{kind}"), format!("{pn}/{name}")),
             _ => (kind.to_owned(), name.to_owned()),
         };
         let mut type_parts = full_type.split('/');
@@ -120,19 +106,13 @@ fn walk(resources: &Value, scope: &str, parent: Option<(&str, &str)>, out: &mut 
         let mut names = full_name.split('/');
         let mut path = format!("{}/providers/{namespace}", scope.trim_end_matches('/'));
         for t in type_parts {
-            let n = names
-                .next()
-                .filter(|n| !n.is_empty())
-                .unwrap_or("(unnamed)");
+            let n = names.next().filter(|n| !n.is_empty()).unwrap_or("(unnamed)");
             path.push('/');
             path.push_str(t);
             path.push('/');
             path.push_str(n);
         }
-        out.push(Implied::Write {
-            path,
-            body: item.clone(),
-        });
+        out.push(Implied::Write { path, body: item.clone() });
         if let Some(children) = item.get("resources") {
             walk(children, scope, Some((&full_type, &full_name)), out);
         }

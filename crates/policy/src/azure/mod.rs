@@ -21,8 +21,6 @@ pub struct AzureContext {
 
 impl Default for AzureContext {
     fn default() -> Self {
-        AzureContext {
-            arm_hosts: vec!["management.azure.com".to_owned()],
-        }
+        AzureContext { arm_hosts: vec!["management.azure.com".to_owned()] }
     }
 }

@@ -21,9 +21,7 @@ impl Upstream {
     pub fn parse(base: &str) -> Result<Self, PolicyError> {
         let url = Url::parse(base)
             .map_err(|_| PolicyError::PollingUrlRefused("upstream base URL does not parse"))?;
-        let host = url.host_str().ok_or(PolicyError::PollingUrlRefused(
-            "upstream base URL has no host",
-        ))?;
+        let host = url.host_str().ok_or(PolicyError::PollingUrlRefused("upstream base URL has no host"))?;
         Ok(Upstream {
             scheme: url.scheme().to_owned(),
             host: normalise_host(host),
@@ -48,10 +46,7 @@ fn normalise_host(host: &str) -> String {
 /// no user info, and not an IP-literal address (unless the upstream itself is that IP
 /// literal and was explicitly allowed). Relative URLs are not accepted: ARM sends absolute.
 pub fn may_follow_polling_url(polling_url: &str, upstream: &Upstream) -> Result<(), PolicyError> {
-    if polling_url
-        .chars()
-        .any(|c| c.is_control() || c == '\\' || c.is_whitespace())
-    {
+    if polling_url.chars().any(|c| c.is_control() || c == '\\' || c.is_whitespace()) {
         return Err(PolicyError::PollingUrlRefused(
             "polling URL contains control characters, spaces or backslashes",
         ));
@@ -59,18 +54,12 @@ pub fn may_follow_polling_url(polling_url: &str, upstream: &Upstream) -> Result<
     let url = Url::parse(polling_url)
         .map_err(|_| PolicyError::PollingUrlRefused("polling URL is not an absolute URL"))?;
     if url.scheme() != upstream.scheme {
-        return Err(PolicyError::PollingUrlRefused(
-            "polling URL uses another scheme than the upstream",
-        ));
+        return Err(PolicyError::PollingUrlRefused("polling URL uses another scheme than the upstream"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(PolicyError::PollingUrlRefused(
-            "polling URL carries user info",
-        ));
+        return Err(PolicyError::PollingUrlRefused("polling URL carries user info"));
     }
-    let host = url
-        .host()
-        .ok_or(PolicyError::PollingUrlRefused("polling URL has no host"))?;
+    let host = url.host().ok_or(PolicyError::PollingUrlRefused("polling URL has no host"))?;
     let name = match &host {
         Host::Domain(d) => normalise_host(d),
         Host::Ipv4(_) | Host::Ipv6(_) => {
@@ -83,14 +72,10 @@ pub fn may_follow_polling_url(polling_url: &str, upstream: &Upstream) -> Result<
         }
     };
     if name != upstream.host {
-        return Err(PolicyError::PollingUrlRefused(
-            "polling URL points at another host than the upstream",
-        ));
+        return Err(PolicyError::PollingUrlRefused("polling URL points at another host than the upstream"));
     }
     if url.port_or_known_default() != upstream.port {
-        return Err(PolicyError::PollingUrlRefused(
-            "polling URL points at another port than the upstream",
-        ));
+        return Err(PolicyError::PollingUrlRefused("polling URL points at another port than the upstream"));
     }
     Ok(())
 }
