@@ -1,0 +1,304 @@
+//! Content detectors: find secrets and personal data inside one decoded value (or a window
+//! of a text stream). An Aho-Corasick prefilter over literals decides which regexes run at
+//! all; the regex crate is linear time; numeric data goes through a hand-written scanner.
+
+mod checks;
+mod numeric;
+mod patterns;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::bytes::Regex;
+
+use crate::config::{CustomDetector, Strategy, Validator};
+use crate::MaskError;
+use numeric::{Numeric, MAX_NUMERIC_MATCH};
+pub(crate) use patterns::{builtin_names, default_on};
+use patterns::{glued, Boundary, Check, NUMERIC, SPECS};
+
+/// Index of a label (detector or field-rule name) in a compiled profile.
+pub(crate) type LabelId = u16;
+
+/// A detector's identity in a finding: what to call it and what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hit {
+    pub(crate) label: LabelId,
+    pub(crate) strategy: Strategy,
+}
+
+impl Hit {
+    pub(crate) fn at(self, start: usize, end: usize) -> Finding {
+        Finding { start, end, hit: self }
+    }
+}
+
+/// A span of the scanned text to replace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Finding {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) hit: Hit,
+}
+
+struct RegexDetector {
+    regex: Regex,
+    group: bool,
+    check: Check,
+    boundary: Boundary,
+    hit: Hit,
+}
+
+/// Longest base64 run that is decoded and inspected.
+const MAX_BASE64_RUN: usize = 8192;
+const MIN_BASE64_RUN: usize = 24;
+
+/// The compiled detectors of one profile.
+pub(crate) struct Scanner {
+    prefilter: Option<AhoCorasick>,
+    /// Per prefilter pattern: bitmask of the regex detectors it enables.
+    enables: Vec<u64>,
+    /// Regex detectors that run without a prefilter (custom ones).
+    always: u64,
+    regexes: Vec<RegexDetector>,
+    numeric: Numeric,
+    base64: bool,
+    max_match: usize,
+}
+
+/// What the profile turned on: a strategy per enabled detector name, plus a label id.
+pub(crate) trait DetectorChoice {
+    /// `Some(hit)` if the named detector is on.
+    fn choose(&self, name: &str) -> Option<Hit>;
+}
+
+fn max_len(pattern: &str) -> Result<Option<usize>, MaskError> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .map_err(|e| MaskError::Config(format!("regex does not parse: {e}")))?;
+    Ok(hir.properties().maximum_len())
+}
+
+impl Scanner {
+    pub(crate) fn build(
+        choice: &dyn DetectorChoice,
+        custom: &[(CustomDetector, Hit)],
+        base64: bool,
+    ) -> Result<Self, MaskError> {
+        let mut regexes = Vec::new();
+        let mut literals: Vec<&'static str> = Vec::new();
+        let mut enables: Vec<u64> = Vec::new();
+        let mut max_match = MAX_NUMERIC_MATCH;
+        for spec in SPECS {
+            let Some(hit) = choice.choose(spec.name) else { continue };
+            let bit = 1u64 << regexes.len();
+            for t in spec.triggers {
+                match literals.iter().position(|l| l == t) {
+                    Some(p) => enables[p] |= bit,
+                    None => {
+                        literals.push(t);
+                        enables.push(bit);
+                    }
+                }
+            }
+            let regex = Regex::new(spec.pattern)
+                .map_err(|e| MaskError::Config(format!("built-in detector {}: {e}", spec.name)))?;
+            max_match = max_match.max(max_len(spec.pattern)?.unwrap_or(0));
+            regexes.push(RegexDetector {
+                group: regex.captures_len() > 1,
+                regex,
+                check: spec.check,
+                boundary: spec.boundary,
+                hit,
+            });
+        }
+        let mut always = 0u64;
+        for (c, hit) in custom {
+            if regexes.len() >= 64 {
+                return Err(MaskError::Config("at most 40 custom detectors".into()));
+            }
+            let len = max_len(&c.regex)?.ok_or_else(|| {
+                MaskError::Config(format!(
+                    "custom detector `{}`: the regex has no maximum length; use bounded repetition such as {{1,200}} instead of + or *",
+                    c.name
+                ))
+            })?;
+            max_match = max_match.max(len);
+            let regex = Regex::new(&c.regex)
+                .map_err(|e| MaskError::Config(format!("custom detector `{}`: {e}", c.name)))?;
+            always |= 1u64 << regexes.len();
+            regexes.push(RegexDetector {
+                group: regex.captures_len() > 1,
+                regex,
+                check: match c.validator {
+                    None => Check::None,
+                    Some(Validator::Luhn) => Check::Luhn,
+                    Some(Validator::Iban) => Check::Iban,
+                    Some(Validator::Base64) => Check::Base64,
+                },
+                boundary: Boundary { before: b"", after: b"", alnum: false },
+                hit: *hit,
+            });
+        }
+        let prefilter = if literals.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(&literals)
+                    .map_err(|e| MaskError::Config(format!("prefilter: {e}")))?,
+            )
+        };
+        let numeric = Numeric {
+            card: choice.choose(NUMERIC[0]),
+            phone: choice.choose(NUMERIC[1]),
+            ssn: choice.choose(NUMERIC[2]),
+            iban: choice.choose(NUMERIC[3]),
+        };
+        if base64 {
+            max_match = max_match.max(MAX_BASE64_RUN + 2);
+        }
+        Ok(Self { prefilter, enables, always, regexes, numeric, base64, max_match })
+    }
+
+    /// The longest span any enabled detector can match, plus the lookahead its boundary
+    /// check needs: the hold-back window of a text stream.
+    pub(crate) fn window(&self) -> usize {
+        self.max_match + 2
+    }
+
+    /// Appends the non-overlapping findings in `text` to `out`, sorted by position.
+    /// `before` is the byte preceding `text` in the stream (for boundary checks).
+    pub(crate) fn scan(&self, text: &[u8], before: Option<u8>, out: &mut Vec<Finding>) {
+        let first = out.len();
+        self.scan_raw(text, before, out, true);
+        resolve_overlaps(out, first);
+    }
+
+    fn scan_raw(&self, text: &[u8], before: Option<u8>, out: &mut Vec<Finding>, nested: bool) {
+        let mut run = self.always;
+        if let Some(ac) = &self.prefilter {
+            for m in ac.find_overlapping_iter(text) {
+                run |= self.enables[m.pattern().as_usize()];
+            }
+        }
+        while run != 0 {
+            let idx = run.trailing_zeros() as usize;
+            run &= run - 1;
+            self.run_regex(&self.regexes[idx], text, before, out);
+        }
+        if self.numeric.any() {
+            self.numeric.scan(text, before, out);
+        }
+        if self.base64 && nested && text.len() >= MIN_BASE64_RUN {
+            self.scan_base64(text, before, out);
+        }
+    }
+
+    fn run_regex(&self, d: &RegexDetector, t: &[u8], before: Option<u8>, out: &mut Vec<Finding>) {
+        let b = d.boundary;
+        let prev = |s: usize| if s == 0 { before } else { Some(t[s - 1]) };
+        let ok = |whole: (usize, usize), secret: (usize, usize)| {
+            let before_ok = prev(whole.0).is_none_or(|p| !glued(p, b.alnum, b.before));
+            let after_ok = t.get(whole.1).is_none_or(|&n| !glued(n, b.alnum, b.after));
+            before_ok && after_ok && check(d.check, t, secret.0, secret.1)
+        };
+        if d.group {
+            for caps in d.regex.captures_iter(t) {
+                let (Some(w), Some(g)) = (caps.get(0), caps.get(1)) else { continue };
+                if ok((w.start(), w.end()), (g.start(), g.end())) {
+                    out.push(d.hit.at(g.start(), g.end()));
+                }
+            }
+        } else {
+            for m in d.regex.find_iter(t) {
+                if ok((m.start(), m.end()), (m.start(), m.end())) {
+                    out.push(d.hit.at(m.start(), m.end()));
+                }
+            }
+        }
+    }
+
+    /// Base64 runs that decode to text containing a secret are masked whole, under the
+    /// label of what was found inside.
+    fn scan_base64(&self, t: &[u8], before: Option<u8>, out: &mut Vec<Finding>) {
+        let is_b64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_');
+        let mut i = 0;
+        let mut inner = Vec::new();
+        while i < t.len() {
+            if !is_b64(t[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < t.len() && is_b64(t[i]) {
+                i += 1;
+            }
+            while i < t.len() && t[i] == b'=' && i - start < MAX_BASE64_RUN + 2 {
+                i += 1;
+            }
+            let len = i - start;
+            let prev = if start == 0 { before } else { Some(t[start - 1]) };
+            if !(MIN_BASE64_RUN..=MAX_BASE64_RUN + 2).contains(&len) || prev == Some(b'=') {
+                continue;
+            }
+            let Some(decoded) = checks::base64_decode(&t[start..i]) else { continue };
+            let printable = decoded
+                .iter()
+                .filter(|&&c| (0x20..0x7f).contains(&c) || matches!(c, b'\n' | b'\r' | b'\t'))
+                .count();
+            if decoded.len() < 12 || printable * 10 < decoded.len() * 9 {
+                continue;
+            }
+            inner.clear();
+            self.scan_raw(&decoded, None, &mut inner, false);
+            if let Some(f) = inner.first() {
+                out.push(f.hit.at(start, i));
+            }
+        }
+    }
+}
+
+fn check(c: Check, t: &[u8], s: usize, e: usize) -> bool {
+    let m = &t[s..e];
+    match c {
+        Check::None => true,
+        Check::AzureKey => checks::azure_key(m),
+        Check::SasSignature => checks::sas_signature(m),
+        Check::Jwt => checks::jwt(m),
+        Check::MixedClasses => checks::has_mixed_classes(m),
+        Check::Email => checks::email(m),
+        Check::Ipv4 => patterns::ipv4_ok(t, e),
+        Check::Ipv6 => checks::ipv6(m),
+        Check::Luhn => checks::luhn(m),
+        Check::Iban => checks::iban_mod97(m),
+        Check::Base64 => checks::base64_decode(m).is_some(),
+    }
+}
+
+/// Sorts `out[first..]` and keeps the earliest (then longest) of overlapping findings.
+fn resolve_overlaps(out: &mut Vec<Finding>, first: usize) {
+    let tail = &mut out[first..];
+    if tail.len() < 2 {
+        return;
+    }
+    tail.sort_unstable_by(|a, b| {
+        a.start.cmp(&b.start).then(b.end.cmp(&a.end)).then(a.hit.label.cmp(&b.hit.label))
+    });
+    let mut keep = first;
+    let mut last_end = 0;
+    for i in first..out.len() {
+        let f = out[i];
+        if i == first || f.start >= last_end {
+            out[keep] = f;
+            keep += 1;
+            last_end = f.end;
+        }
+    }
+    out.truncate(keep);
+}
+
+#[cfg(test)]
+mod tests;
