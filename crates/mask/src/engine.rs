@@ -115,6 +115,18 @@ pub struct MaskEngine {
     profile: Arc<Compiled>,
 }
 
+impl std::fmt::Debug for MaskEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MaskEngine").field("profile", &self.profile.name).finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for MaskProfiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.engines.keys()).finish()
+    }
+}
+
 impl MaskEngine {
     /// Compiles one profile of `config` (shipped or configured).
     pub fn new(config: &MaskConfig, profile_name: &str) -> Result<Self, MaskError> {

@@ -50,6 +50,7 @@ pub(crate) fn azure() -> ProfileConfig {
         rule("**.primaryConnectionString", "connection_string"),
         rule("**.secondaryConnectionString", "connection_string"),
         rule("**.clientSecret", "entra_client_secret"),
+        rule("**.client_secret", "entra_client_secret"),
         rule("**.secretText", "entra_client_secret"),
         rule("**.password", "password"),
         rule("**.adminPassword", "password"),

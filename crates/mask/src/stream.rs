@@ -34,6 +34,16 @@ pub struct MaskStream {
     decoded: Vec<u8>,
 }
 
+impl std::fmt::Debug for MaskStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MaskStream")
+            .field("profile", &self.masker.profile.name)
+            .field("decoding", &self.decoder.is_some())
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
+}
+
 impl MaskStream {
     pub(crate) fn new(masker: Masker, format: Format, decoder: Option<Decoder>) -> Self {
         Self { masker, format, decoder, failed: false, decoded: Vec::new() }

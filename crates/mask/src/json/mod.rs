@@ -577,6 +577,3 @@ fn mask_string(
     }
     m.mask_text(text, None, out)
 }
-
-#[cfg(test)]
-mod tests;
