@@ -174,9 +174,10 @@ fn apply_resources(
         let loc =
             r.get("location").and_then(Value::as_str).filter(|l| !l.starts_with('[')).unwrap_or(location);
         let k = key(&[sub, rg, name]);
-        if !state.storage_accounts.contains_key(&k) {
-            state.storage_accounts.insert(k, StorageAccount::new(rg, name).subscription(sub).location(loc));
-        }
+        state
+            .storage_accounts
+            .entry(k)
+            .or_insert_with(|| StorageAccount::new(rg, name).subscription(sub).location(loc));
         declared.push(name.to_owned());
     }
     declared

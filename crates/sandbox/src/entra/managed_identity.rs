@@ -13,13 +13,28 @@ use serde_json::json;
 use super::routes::Shared;
 use super::EntraShared;
 
-fn error(status: StatusCode, error: &str, description: &str) -> Response {
-    (status, Json(json!({ "error": error, "error_description": description }))).into_response()
+/// The managed-identity endpoints' error body: `error` and `error_description`.
+#[derive(Debug)]
+struct MiError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+}
+
+impl IntoResponse for MiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": self.error, "error_description": self.description });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+fn error(status: StatusCode, error: &'static str, description: &str) -> MiError {
+    MiError { status, error, description: description.to_owned() }
 }
 
 /// Issues a token for the managed identity (or the user-assigned one named by
 /// `client_id`) and returns (token, spec).
-fn issue(s: &EntraShared, q: &HashMap<String, String>) -> Result<(String, super::TokenSpec), Response> {
+fn issue(s: &EntraShared, q: &HashMap<String, String>) -> Result<(String, super::TokenSpec), MiError> {
     let Some(resource) = q.get("resource").filter(|r| !r.is_empty()) else {
         return Err(error(
             StatusCode::BAD_REQUEST,
@@ -51,14 +66,16 @@ pub(super) async fn app_service(
             StatusCode::UNAUTHORIZED,
             "invalid_request",
             "The X-IDENTITY-HEADER header is missing or does not match IDENTITY_HEADER.",
-        );
+        )
+        .into_response();
     }
     if q.get("api-version").map(String::as_str) != Some("2019-08-01") {
-        return error(StatusCode::BAD_REQUEST, "invalid_request", "api-version must be 2019-08-01");
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "api-version must be 2019-08-01")
+            .into_response();
     }
     let (token, spec) = match issue(&s, &q) {
         Ok(issued) => issued,
-        Err(resp) => return resp,
+        Err(e) => return e.into_response(),
     };
     Json(json!({
         "access_token": token,
@@ -76,21 +93,24 @@ pub(super) async fn imds(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     if headers.get("metadata").and_then(|v| v.to_str().ok()) != Some("true") {
-        return error(StatusCode::BAD_REQUEST, "invalid_request", "Required metadata header not specified");
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "Required metadata header not specified")
+            .into_response();
     }
     if headers.contains_key("x-forwarded-for") {
-        return error(StatusCode::BAD_REQUEST, "invalid_request", "Request contains X-Forwarded-For header");
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "Request contains X-Forwarded-For header")
+            .into_response();
     }
     if !q.contains_key("api-version") {
         return error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "Required query variable 'api-version' is missing",
-        );
+        )
+        .into_response();
     }
     let (token, spec) = match issue(&s, &q) {
         Ok(issued) => issued,
-        Err(resp) => return resp,
+        Err(e) => return e.into_response(),
     };
     let lifetime = (spec.expires_at - spec.issued_at).to_string();
     Json(json!({

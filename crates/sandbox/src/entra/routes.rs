@@ -41,6 +41,7 @@ fn tenant_not_found(tenant: &str) -> Response {
         90002,
         &format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
     )
+    .into_response()
 }
 
 async fn discovery_v2(State(s): Shared, Path(tenant): Path<String>) -> Response {

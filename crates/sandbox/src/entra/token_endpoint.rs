@@ -18,47 +18,63 @@ use super::EntraShared;
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// An error body in Entra's format: `error`, `error_description` starting with the
-/// AADSTS code, `error_codes`, `timestamp`, `trace_id`, `correlation_id`, `error_uri`.
-pub(crate) fn entra_error(status: StatusCode, error: &str, code: u32, text: &str) -> Response {
-    let trace = uuid::Uuid::new_v4().to_string();
-    let correlation = uuid::Uuid::new_v4().to_string();
-    let now = time::OffsetDateTime::now_utc();
-    let stamp = format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    );
-    let body = json!({
-        "error": error,
-        "error_description": format!("AADSTS{code}: {text} Trace ID: {trace} Correlation ID: {correlation} Timestamp: {stamp}"),
-        "error_codes": [code],
-        "timestamp": stamp,
-        "trace_id": trace,
-        "correlation_id": correlation,
-        "error_uri": format!("https://login.microsoftonline.com/error?code={code}"),
-    });
-    (status, Json(body)).into_response()
+/// An error in Entra's format: `error`, `error_description` starting with the AADSTS
+/// code, `error_codes`, `timestamp`, `trace_id`, `correlation_id`, `error_uri`.
+#[derive(Debug)]
+pub(crate) struct EntraError {
+    status: StatusCode,
+    error: &'static str,
+    code: u32,
+    text: String,
 }
 
-fn bad_request(code: u32, text: &str) -> Response {
+impl IntoResponse for EntraError {
+    fn into_response(self) -> Response {
+        let Self { status, error, code, text } = self;
+        let trace = uuid::Uuid::new_v4().to_string();
+        let correlation = uuid::Uuid::new_v4().to_string();
+        let now = time::OffsetDateTime::now_utc();
+        let stamp = format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
+            now.year(),
+            u8::from(now.month()),
+            now.day(),
+            now.hour(),
+            now.minute(),
+            now.second()
+        );
+        let body = json!({
+            "error": error,
+            "error_description": format!("AADSTS{code}: {text} Trace ID: {trace} Correlation ID: {correlation} Timestamp: {stamp}"),
+            "error_codes": [code],
+            "timestamp": stamp,
+            "trace_id": trace,
+            "correlation_id": correlation,
+            "error_uri": format!("https://login.microsoftonline.com/error?code={code}"),
+        });
+        (status, Json(body)).into_response()
+    }
+}
+
+/// An Entra error with `status`, OAuth `error` and AADSTS `code`.
+pub(crate) fn entra_error(status: StatusCode, error: &'static str, code: u32, text: &str) -> EntraError {
+    EntraError { status, error, code, text: text.to_owned() }
+}
+
+fn bad_request(code: u32, text: &str) -> EntraError {
     entra_error(StatusCode::BAD_REQUEST, "invalid_request", code, text)
 }
 
-pub(super) fn invalid_client(code: u32, text: &str) -> Response {
+pub(super) fn invalid_client(code: u32, text: &str) -> EntraError {
     entra_error(StatusCode::UNAUTHORIZED, "invalid_client", code, text)
 }
 
 pub(super) async fn token_v2(s: Shared, tenant: Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    token(s, tenant, headers, body, true)
+    token(s, tenant, headers, body, true).unwrap_or_else(IntoResponse::into_response)
 }
 
 pub(super) async fn token_v1(s: Shared, tenant: Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    token(s, tenant, headers, body, false)
+    token(s, tenant, headers, body, false).unwrap_or_else(IntoResponse::into_response)
 }
 
 fn token(
@@ -67,26 +83,22 @@ fn token(
     headers: HeaderMap,
     body: Bytes,
     v2: bool,
-) -> Response {
+) -> Result<Response, EntraError> {
     if !known_tenant(&s, &tenant) {
-        return bad_request(90002, &format!("Tenant '{tenant}' not found."));
+        return Err(bad_request(90002, &format!("Tenant '{tenant}' not found.")));
     }
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let Some(grant) = form.get("grant_type") else {
-        return bad_request(900144, "The request body must contain the following parameter: 'grant_type'.");
+        return Err(bad_request(
+            900144,
+            "The request body must contain the following parameter: 'grant_type'.",
+        ));
     };
     if grant != "client_credentials" {
-        return entra_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            70003,
-            "The app requested an unsupported grant type.",
-        );
+        let text = "The app requested an unsupported grant type.";
+        return Err(entra_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", 70003, text));
     }
-    let audience = match requested_audience(&form, v2) {
-        Ok(aud) => aud,
-        Err(resp) => return resp,
-    };
+    let audience = requested_audience(&form, v2)?;
     let (basic_id, basic_secret) = basic_auth(&headers).unzip();
     let client_id = form
         .get("client_id")
@@ -94,29 +106,23 @@ fn token(
         .or(basic_id)
         .or_else(|| form.get("client_assertion").and_then(|a| unverified_claim(a, "iss")));
     let Some(client_id) = client_id else {
-        return bad_request(900144, "The request body must contain the following parameter: 'client_id'.");
+        return Err(bad_request(
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+        ));
     };
     let Some(agent) = s.agent_by_client_id(&client_id) else {
-        return entra_error(
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            700016,
-            &format!(
-                "Application with identifier '{client_id}' was not found in the directory '{}'.",
-                s.tenant
-            ),
+        let text = format!(
+            "Application with identifier '{client_id}' was not found in the directory '{}'.",
+            s.tenant
         );
+        return Err(entra_error(StatusCode::BAD_REQUEST, "unauthorized_client", 700016, &text));
     };
-    if let Err(resp) = authenticate(&s, &agent, &form, basic_secret, &tenant) {
-        return resp;
-    }
+    authenticate(&s, &agent, &form, basic_secret, &tenant)?;
     let spec = s.spec_for_agent(&agent, &audience);
-    let token = match s.mint(&spec) {
-        Ok(t) => t,
-        Err(e) => {
-            return entra_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", 50000, &e.to_string())
-        }
-    };
+    let token = s
+        .mint(&spec)
+        .map_err(|e| entra_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", 50000, &e.to_string()))?;
     let lifetime = spec.expires_at - spec.issued_at;
     let mut body = json!({
         "token_type": "Bearer",
@@ -133,11 +139,11 @@ fn token(
             obj.insert("resource".into(), json!(audience));
         }
     }
-    Json(body).into_response()
+    Ok(Json(body).into_response())
 }
 
 /// The audience a request asks for: v2 `scope=RESOURCE/.default`, v1 `resource=RESOURCE`.
-fn requested_audience(form: &HashMap<String, String>, v2: bool) -> Result<String, Response> {
+fn requested_audience(form: &HashMap<String, String>, v2: bool) -> Result<String, EntraError> {
     if !v2 {
         return form.get("resource").cloned().ok_or_else(|| {
             bad_request(900144, "The request body must contain the following parameter: 'resource'.")
@@ -186,7 +192,7 @@ fn authenticate(
     form: &HashMap<String, String>,
     basic_secret: Option<String>,
     tenant: &str,
-) -> Result<(), Response> {
+) -> Result<(), EntraError> {
     if let Some(assertion) = form.get("client_assertion") {
         if form.get("client_assertion_type").map(String::as_str) != Some(ASSERTION_TYPE) {
             return Err(bad_request(

@@ -2,15 +2,19 @@
 //! confidential clients: signature against the registered certificate, `iss` = `sub` =
 //! client id, `aud` = the token endpoint, `exp`/`nbf` in range.
 
-use axum::response::Response;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 use super::principal::Agent;
-use super::token_endpoint::invalid_client as assertion_error;
+use super::token_endpoint::{invalid_client as assertion_error, EntraError};
 use super::EntraShared;
 
-pub(super) fn verify(s: &EntraShared, agent: &Agent, assertion: &str, tenant: &str) -> Result<(), Response> {
+pub(super) fn verify(
+    s: &EntraShared,
+    agent: &Agent,
+    assertion: &str,
+    tenant: &str,
+) -> Result<(), EntraError> {
     let Some(cert) = &agent.certificate else {
         return Err(assertion_error(
             700027,
