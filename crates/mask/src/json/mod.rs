@@ -454,6 +454,7 @@ impl JsonCore {
 
     /// Ends the stream: the document must be complete (or absent).
     pub(crate) fn finish(&mut self, m: &mut Masker, out: &mut Vec<u8>) -> Result<(), MaskError> {
+        self.seg = 0;
         match self.st {
             St::Done => Ok(()),
             St::Value if self.frames.is_empty() && !self.seen_value => Ok(()),
