@@ -22,12 +22,62 @@ impl ActionPattern {
         wildcard(self.lower.as_bytes(), action_lower.as_bytes())
     }
 
-    /// The provider namespace this pattern is confined to (`microsoft.storage`), if its
-    /// literal prefix spells a whole namespace; `None` when it starts with a wildcard.
-    pub(crate) fn namespace(&self) -> Option<&str> {
-        let literal_prefix = self.lower.split('*').next().unwrap_or("");
-        literal_prefix.split_once('/').map(|(ns, _)| ns)
+    /// The index key that every action this pattern matches must have: the whole action
+    /// (no wildcard), its first two or first segment (literal prefix), or its last two or
+    /// last segment (literal suffix). `None` when no whole segment is literal (`*`).
+    pub(crate) fn index_key(&self) -> Option<(Dim, &str)> {
+        let p = self.lower.as_str();
+        let Some(first_star) = p.find('*') else {
+            return Some((Dim::Exact, p));
+        };
+        let prefix = &p[..first_star];
+        let full_prefix_segments = prefix.matches('/').count();
+        if full_prefix_segments >= 2 {
+            let end = nth_slash(prefix, 2).unwrap_or(prefix.len());
+            return Some((Dim::Prefix2, &p[..end]));
+        }
+        if full_prefix_segments == 1 {
+            let end = prefix.find('/').unwrap_or(prefix.len());
+            return Some((Dim::Prefix1, &p[..end]));
+        }
+        let last_star = p.rfind('*').unwrap_or(0);
+        let tail = &p[last_star + 1..];
+        match tail.matches('/').count() {
+            0 => None,
+            1 => Some((Dim::Tail1, &tail[tail.rfind('/').map_or(0, |i| i + 1)..])),
+            _ => Some((Dim::Tail2, last_segments(tail, 2))),
+        }
     }
+}
+
+/// Byte offset of the `n`-th `/` (1-based).
+fn nth_slash(text: &str, n: usize) -> Option<usize> {
+    text.match_indices('/').nth(n - 1).map(|(i, _)| i)
+}
+
+/// The last `n` `/`-separated segments of `text` (all of it when it has fewer).
+pub(crate) fn last_segments(text: &str, n: usize) -> &str {
+    let mut end_count = 0;
+    for (i, b) in text.bytes().enumerate().rev() {
+        if b == b'/' {
+            end_count += 1;
+            if end_count == n {
+                return &text[i + 1..];
+            }
+        }
+    }
+    text
+}
+
+/// The kinds of index key, see [`ActionPattern::index_key`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Dim {
+    Exact = 0,
+    Prefix2 = 1,
+    Prefix1 = 2,
+    Tail2 = 3,
+    Tail1 = 4,
+    Group = 5,
 }
 
 /// `*` matches any run of bytes (including `/`). Linear-time greedy matching with one
@@ -145,8 +195,23 @@ mod tests {
         let p = ActionPattern::new("Microsoft.Authorization/*/write");
         assert!(p.matches("microsoft.authorization/roleassignments/write"));
         assert!(!p.matches("microsoft.authorization/roleassignments/delete"));
-        assert_eq!(p.namespace(), Some("microsoft.authorization"));
-        assert_eq!(ActionPattern::new("*").namespace(), None);
+        assert_eq!(p.index_key(), Some((Dim::Prefix1, "microsoft.authorization")));
+        assert_eq!(ActionPattern::new("*").index_key(), None);
+        assert_eq!(ActionPattern::new("a*b*c").index_key(), None);
+        let key = |p: &str| {
+            let pattern = ActionPattern::new(p);
+            pattern.index_key().map(|(d, k)| format!("{d:?}:{k}"))
+        };
+        assert_eq!(
+            key("Microsoft.Compute/virtualMachines/*"),
+            Some("Prefix2:microsoft.compute/virtualmachines".to_owned())
+        );
+        assert_eq!(key("Microsoft.Compute/virtual*"), Some("Prefix1:microsoft.compute".to_owned()));
+        assert_eq!(key("*/listKeys/action"), Some("Tail2:listkeys/action".to_owned()));
+        assert_eq!(key("*Keys/action"), Some("Tail1:action".to_owned()));
+        assert_eq!(key("*/delete"), Some("Tail1:delete".to_owned()));
+        assert_eq!(key("A/b/c"), Some("Exact:a/b/c".to_owned()));
+        assert_eq!(last_segments("a/b/c/d", 2), "c/d");
         assert!(ActionPattern::new("*").matches("anything/at/all"));
         assert!(!wildcard(b"a*b*c", b"aXXbYY"));
         assert!(wildcard(b"a*b*c", b"aXXbYYc"));

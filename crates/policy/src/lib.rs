@@ -37,6 +37,7 @@ mod engine;
 mod error;
 mod facts;
 mod glob;
+mod index;
 mod matching;
 mod rule;
 mod ruleset;

@@ -28,39 +28,21 @@ type Key = ((usize, usize), Outcome, std::cmp::Reverse<u32>);
 impl RuleSet {
     /// The most specific matching rule, deny winning ties, or `None`.
     pub(crate) fn best_match(&self, input: &MatchInput<'_>) -> Option<Hit<'_>> {
-        let empty: &[u32] = &[];
-        let (first, second): (&[u32], &[u32]) = match input.action_lower {
-            Some(action) => {
-                let ns = action.split('/').next().unwrap_or("");
-                let by_ns = self.by_namespace.get(ns).map(Vec::as_slice).unwrap_or(empty);
-                (by_ns, &self.any_namespace)
-            }
-            None => (&self.actionless, empty),
-        };
+        let lists = self.index.candidates(input.action_lower, input.groups_lower);
+        let mut heads = vec![0usize; lists.len()];
         let mut best: Option<(Key, u32)> = None;
-        let (mut a, mut b) = (0usize, 0usize);
         loop {
-            // Merge the two lists, both sorted by specificity bound, highest first.
-            let next = match (first.get(a), second.get(b)) {
-                (Some(x), Some(y)) => {
-                    if self.bound(*x) >= self.bound(*y) {
-                        a += 1;
-                        *x
-                    } else {
-                        b += 1;
-                        *y
+            // Merge the lists, each sorted by specificity bound, highest first.
+            let mut pick: Option<(usize, u32)> = None;
+            for (l, list) in lists.iter().enumerate() {
+                if let Some(&candidate) = list.get(heads[l]) {
+                    if pick.is_none_or(|(_, p)| self.bound(candidate) > self.bound(p)) {
+                        pick = Some((l, candidate));
                     }
                 }
-                (Some(x), None) => {
-                    a += 1;
-                    *x
-                }
-                (None, Some(y)) => {
-                    b += 1;
-                    *y
-                }
-                (None, None) => break,
-            };
+            }
+            let Some((l, next)) = pick else { break };
+            heads[l] += 1;
             if let Some((key, _)) = &best {
                 if self.bound(next) < key.0 {
                     break;
@@ -136,6 +118,84 @@ fn value_matches(value: &Value, any_of: &[String]) -> bool {
         other => {
             let text = other.to_string();
             any_of.iter().any(|a| a.eq_ignore_ascii_case(&text))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The index must never hide a rule: compare with a scan of every rule.
+    fn linear<'r>(set: &'r RuleSet, input: &MatchInput<'_>) -> Option<&'r str> {
+        let mut best: Option<(Key, u32)> = None;
+        for (i, rule) in set.rules.iter().enumerate() {
+            if let Some(literals) = rule_matches(rule, input) {
+                let key = ((literals, rule.conditions), rule.decision, std::cmp::Reverse(i as u32));
+                if best.as_ref().is_none_or(|(k, _)| key > *k) {
+                    best = Some((key, i as u32));
+                }
+            }
+        }
+        best.map(|(_, i)| set.rules[i as usize].id.as_str())
+    }
+
+    fn segment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("microsoft.a".to_owned()),
+            Just("microsoft.b".to_owned()),
+            Just("x".to_owned()),
+            Just("xy".to_owned()),
+            Just("listkeys".to_owned()),
+            Just("action".to_owned()),
+            Just("write".to_owned()),
+        ]
+    }
+
+    fn pattern() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![segment(), Just("*".to_owned()), Just("x*".to_owned()), Just("*y".to_owned())],
+            1..5,
+        )
+        .prop_map(|parts| parts.join("/"))
+    }
+
+    proptest! {
+        #[test]
+        fn the_index_finds_what_a_full_scan_finds(
+            rules in proptest::collection::vec(
+                (proptest::collection::vec(pattern(), 0..3), any::<bool>(), 0u8..3),
+                1..40,
+            ),
+            action in proptest::collection::vec(segment(), 2..5),
+            in_group in any::<bool>(),
+        ) {
+            let mut text = String::new();
+            for (i, (actions, grouped, decision)) in rules.iter().enumerate() {
+                let decision = ["allow", "review", "deny"][*decision as usize];
+                let actions: Vec<String> = actions.iter().map(|a| format!("{a:?}")).collect();
+                text.push_str(&format!(
+                    "[[rule]]\nid = \"r{i}\"\ndecision = \"{decision}\"\nactions = [{}]\n{}\n",
+                    actions.join(", "),
+                    if *grouped { "groups = [\"g\"]" } else { "" },
+                ));
+            }
+            let set = RuleSet::from_toml("generated", &text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let action = action.join("/");
+            let groups = if in_group { vec!["g".to_owned()] } else { vec![] };
+            let input = MatchInput {
+                method: "GET",
+                path_lower: "/",
+                action_lower: Some(&action),
+                resource_lower: None,
+                query: &[],
+                body: None,
+                groups_lower: &groups,
+                level_lower: "",
+            };
+            let indexed = set.best_match(&input).map(|h| h.rule.id.as_str());
+            prop_assert_eq!(indexed, linear(&set, &input), "action {}", action);
         }
     }
 }

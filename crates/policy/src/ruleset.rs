@@ -1,11 +1,12 @@
 //! Loading rules: validation, compilation of patterns, and the index that keeps a decision
 //! in microseconds with thousands of rules.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use crate::decision::Outcome;
 use crate::error::PolicyError;
 use crate::glob::{ActionPattern, PathPattern};
+use crate::index::RuleIndex;
 use crate::rule::{Defaults, Rule, RuleFile};
 
 /// The shipped Azure default rule pack (`rules/azure-default.toml`).
@@ -43,12 +44,7 @@ pub(crate) struct CompiledRule {
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     pub(crate) rules: Vec<CompiledRule>,
-    /// Rules whose action patterns all sit in one provider namespace, by namespace.
-    pub(crate) by_namespace: HashMap<String, Vec<u32>>,
-    /// Rules that can match any namespace (wildcard-led patterns, no actions at all).
-    pub(crate) any_namespace: Vec<u32>,
-    /// Rules without `actions`: the only ones that can match HTTP and unknown requests.
-    pub(crate) actionless: Vec<u32>,
+    pub(crate) index: RuleIndex,
     pub(crate) defaults: Defaults,
 }
 
@@ -110,37 +106,8 @@ impl RuleSet {
     }
 
     fn index(rules: Vec<CompiledRule>, defaults: Defaults) -> RuleSet {
-        let mut by_namespace: HashMap<String, Vec<u32>> = HashMap::new();
-        let mut any_namespace = Vec::new();
-        let mut actionless = Vec::new();
-        for (i, rule) in rules.iter().enumerate() {
-            let i = i as u32;
-            if rule.actions.is_empty() {
-                actionless.push(i);
-                any_namespace.push(i);
-                continue;
-            }
-            let namespaces: Option<HashSet<&str>> =
-                rule.actions.iter().map(ActionPattern::namespace).collect();
-            match namespaces {
-                Some(set) => {
-                    for ns in set {
-                        by_namespace.entry(ns.to_owned()).or_default().push(i);
-                    }
-                }
-                None => any_namespace.push(i),
-            }
-        }
-        let bound = |i: &u32| {
-            let r = &rules[*i as usize];
-            (std::cmp::Reverse((r.max_literals, r.conditions)), *i)
-        };
-        for list in by_namespace.values_mut() {
-            list.sort_by_key(bound);
-        }
-        any_namespace.sort_by_key(bound);
-        actionless.sort_by_key(bound);
-        RuleSet { rules, by_namespace, any_namespace, actionless, defaults }
+        let index = RuleIndex::build(&rules);
+        RuleSet { rules, index, defaults }
     }
 }
 

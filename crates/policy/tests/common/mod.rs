@@ -1,5 +1,5 @@
 //! Shared helpers for the policy integration tests.
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use portcullis_policy::{AzureContext, Decision, RequestFacts, RuleSet, Subject};
 
