@@ -25,6 +25,7 @@ fn cloud(shared: &ArmShared) -> Value {
         "graphAudience": "https://graph.windows.net/",
         "graph": "https://graph.windows.net/",
         "batch": "https://batch.core.windows.net/",
+        "gallery": "https://gallery.azure.com/",
         "resourceManager": arm,
         "vmImageAliasDoc": "https://raw.githubusercontent.com/Azure/azure-rest-api-specs/main/arm-compute/quickstart-templates/aliases.json",
         "activeDirectoryDataLake": "https://datalake.azure.net/",

@@ -19,12 +19,13 @@ use crate::error::{Result, SandboxError};
 
 /// `tests/peers` of this repository.
 pub fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers")
+    repo_root().join("tests/peers")
 }
 
 /// The repository root (where the README's test command runs).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 /// The venv's Python interpreter, with the Azure SDKs and pytest installed.
@@ -56,4 +57,25 @@ pub fn node() -> Result<PathBuf> {
         what: "node (Node.js 20 or newer)",
         path: PathBuf::from("node"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_peer_names_the_install_script() {
+        let err =
+            SandboxError::PeerMissing { what: "the Python peer venv", path: dir().join(".venv/bin/python") };
+        assert_eq!(err.reason(), crate::Reason::PeerMissing);
+        let text = err.to_string();
+        assert!(text.contains("run tests/peers/install.sh"), "{text}");
+        assert!(text.contains("tests/peers/.venv/bin/python"), "{text}");
+    }
+
+    #[test]
+    fn peer_paths_are_inside_the_repository() {
+        assert!(dir().ends_with("tests/peers"));
+        assert!(dir().join("install.sh").is_file(), "{}", dir().display());
+    }
 }
