@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{claims, Provider, RSA};
-use crate::testkit::{jwks, TestSigner};
+use crate::testkit::{b64, jwks, TestSigner};
 use crate::{Authenticator, Reason};
 
 #[tokio::test]
@@ -60,15 +60,20 @@ async fn unknown_kid_refetches_once_then_is_refused() {
 async fn a_flood_of_random_kids_fetches_at_most_once_per_interval() {
     let provider = Provider::start(None, jwks(&[&RSA])).await;
     let mut config = provider.config(&provider.url);
-    config.jwks_min_refetch_interval = Duration::from_millis(400);
+    config.jwks_min_refetch_interval = Duration::from_secs(1);
     let auth = Arc::new(Authenticator::new(vec![config], None).expect("config"));
+    // Forged tokens: random kids, garbage signatures (the kid lookup fails first).
+    let payload = b64(claims(&provider.url).to_string());
+    let forged = |prefix: &str, i: usize| {
+        let header = json!({"alg": "RS256", "kid": format!("{prefix}-{i}")}).to_string();
+        format!("{}.{payload}.{}", b64(header), b64([7u8; 256]))
+    };
+    let flood: Vec<String> = (0..200).map(|i| forged("random", i)).collect();
+    let again: Vec<String> = (0..50).map(|i| forged("again", i)).collect();
     auth.prefetch().await;
-    let forger = TestSigner::rsa("x");
     let mut tasks = Vec::new();
-    for i in 0..200 {
+    for token in flood {
         let auth = auth.clone();
-        let header = json!({"alg": "RS256", "kid": format!("random-{i}")});
-        let token = forger.mint_with_header(&header, &claims(&provider.url));
         tasks.push(tokio::spawn(async move { auth.authenticate(&token).await }));
     }
     for task in tasks {
@@ -76,10 +81,8 @@ async fn a_flood_of_random_kids_fetches_at_most_once_per_interval() {
         assert_eq!(result.expect_err("forged").reason(), Reason::UnknownKey);
     }
     assert_eq!(provider.jwks_hits(), 1, "no refetch within the interval after the prefetch");
-    tokio::time::sleep(Duration::from_millis(450)).await;
-    for i in 0..50 {
-        let token = forger
-            .mint_with_header(&json!({"alg": "RS256", "kid": format!("again-{i}")}), &claims(&provider.url));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for token in again {
         assert!(auth.authenticate(&token).await.is_err());
     }
     assert_eq!(provider.jwks_hits(), 2, "exactly one refetch in the next interval");
