@@ -14,10 +14,11 @@ use crate::summary;
 /// How deep hidden operations may nest (batch → deployment → nested deployment → …).
 const MAX_DEPTH: usize = 8;
 
-/// The subject, lowercased once per decision.
-struct Who {
+/// The subject (lowercased once per decision) and the connection's Azure context.
+struct Env<'a> {
     groups: Vec<String>,
     level: String,
+    ctx: &'a AzureContext,
 }
 
 impl RuleSet {
@@ -28,12 +29,13 @@ impl RuleSet {
         subject: &Subject<'_>,
         ctx: &AzureContext,
     ) -> Decision {
-        let who = Who {
+        let env = Env {
             groups: subject.groups.iter().map(|g| g.to_ascii_lowercase()).collect(),
             level: subject.level.to_ascii_lowercase(),
+            ctx,
         };
         let body = self.parse_body(req.body);
-        self.azure_request(req, body.as_ref(), &who, ctx, 0)
+        self.azure_request(req, body.as_ref(), &env, 0)
     }
 
     /// Decide one request on a generic HTTP connection (methods, paths, query, body).
@@ -68,15 +70,14 @@ impl RuleSet {
         &self,
         req: &RequestFacts<'_>,
         body: Option<&Value>,
-        who: &Who,
-        ctx: &AzureContext,
+        env: &Env<'_>,
         depth: usize,
     ) -> Decision {
         if batch::is_batch(req.method, req.path) {
-            return self.batch(req, body, who, ctx, depth);
+            return self.batch(req, body, env, depth);
         }
         let classified = classify(req);
-        self.classified(&classified, req.path, req.query, body, who, ctx, depth)
+        self.classified(&classified, req.path, req.query, body, env, depth)
     }
 
     fn classified(
@@ -85,8 +86,7 @@ impl RuleSet {
         path: &str,
         query: &[(String, String)],
         body: Option<&Value>,
-        who: &Who,
-        ctx: &AzureContext,
+        env: &Env<'_>,
         depth: usize,
     ) -> Decision {
         let action_lower = req.action.as_ref().map(|a| a.to_ascii_lowercase());
@@ -99,8 +99,8 @@ impl RuleSet {
             resource_lower: resource_lower.as_deref(),
             query,
             body,
-            groups_lower: &who.groups,
-            level_lower: &who.level,
+            groups_lower: &env.groups,
+            level_lower: &env.level,
         };
         let mut decision = self.resolve(&input, req.access);
         decision.action.clone_from(&req.action);
@@ -108,14 +108,14 @@ impl RuleSet {
         decision.api_version.clone_from(&req.api_version);
         decision.summary = summary::azure(req, path);
         for hidden in implied::implied(req, body) {
-            let inner = self.implied(hidden, who, ctx, depth + 1);
+            let inner = self.implied(hidden, env, depth + 1);
             decision.inner.push(inner);
         }
         decision.absorb_inner();
         decision
     }
 
-    fn implied(&self, hidden: Implied, who: &Who, ctx: &AzureContext, depth: usize) -> Decision {
+    fn implied(&self, hidden: Implied, env: &Env<'_>, depth: usize) -> Decision {
         if depth > MAX_DEPTH {
             return refusal("builtin.too-deep", "operations nested deeper than allowed");
         }
@@ -123,14 +123,14 @@ impl RuleSet {
             Implied::Write { path, body } => {
                 let facts = RequestFacts { method: "PUT", path: &path, query: &[], body: None };
                 let req = classify(&facts);
-                self.classified(&req, &path, &[], Some(&body), who, ctx, depth)
+                self.classified(&req, &path, &[], Some(&body), env, depth)
             }
             Implied::CompleteDelete { scope } => {
                 let facts = RequestFacts { method: "DELETE", path: &scope, query: &[], body: None };
                 let mut req = classify(&facts);
                 req.action = Some("Microsoft.Resources/subscriptions/resourceGroups/resources/delete".into());
                 req.access = Access::Write;
-                let mut decision = self.classified(&req, &scope, &[], None, who, ctx, depth);
+                let mut decision = self.classified(&req, &scope, &[], None, env, depth);
                 decision.summary = summary::neutralise(&format!(
                     "delete every resource in {scope} that the deployment template does not list (Complete mode)"
                 ));
@@ -147,14 +147,7 @@ impl RuleSet {
         }
     }
 
-    fn batch(
-        &self,
-        req: &RequestFacts<'_>,
-        body: Option<&Value>,
-        who: &Who,
-        ctx: &AzureContext,
-        depth: usize,
-    ) -> Decision {
+    fn batch(&self, req: &RequestFacts<'_>, body: Option<&Value>, env: &Env<'_>, depth: usize) -> Decision {
         let mut decision = Decision {
             outcome: Outcome::Allow,
             rule_id: None,
@@ -165,7 +158,7 @@ impl RuleSet {
             inner: Vec::new(),
             mask_profile: None,
         };
-        match batch::unpack(body, &ctx.arm_hosts) {
+        match batch::unpack(body, &env.ctx.arm_hosts) {
             Err(why) => {
                 let refused = batch_refusal(why);
                 decision.outcome = refused.outcome;
@@ -185,7 +178,7 @@ impl RuleSet {
                                 body: inner.body.as_deref(),
                             };
                             let inner_body = self.parse_body(facts.body);
-                            self.azure_request(&facts, inner_body.as_ref(), who, ctx, depth + 1)
+                            self.azure_request(&facts, inner_body.as_ref(), env, depth + 1)
                         }
                     };
                     decision.inner.push(inner);
