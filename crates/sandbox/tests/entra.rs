@@ -300,3 +300,58 @@ async fn minted_tokens_cover_humans_overage_es256_and_rotation() -> anyhow::Resu
     assert!(validate(&idp, &after, "api://portcullis", &idp.issuer_v2()).await.is_err());
     Ok(())
 }
+
+#[tokio::test]
+async fn on_behalf_of_exchanges_a_user_token_for_a_delegated_arm_token() -> anyhow::Result<()> {
+    let agent = Agent::new("copilot");
+    let secret = agent.secret.clone().unwrap_or_default();
+    let idp = FakeEntra::builder()
+        .tenant(TID)
+        .agent(agent.clone())
+        .human(Human::new("Grace Hopper", "grace@contoso.example").groups(["g-admins"]))
+        .start()
+        .await?;
+    let user_token =
+        idp.mint(&idp.human_token("grace@contoso.example", &format!("api://{}", agent.client_id), None)?)?;
+    let exchange = |assertion: String| {
+        let url = idp.token_url();
+        let (id, secret) = (agent.client_id.clone(), secret.clone());
+        async move {
+            post_form(
+                &url,
+                &[
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                    ("client_id", id.as_str()),
+                    ("client_secret", secret.as_str()),
+                    ("assertion", assertion.as_str()),
+                    ("scope", "https://management.azure.com/user_impersonation"),
+                    ("requested_token_use", "on_behalf_of"),
+                ],
+            )
+            .await
+        }
+    };
+    let (status, body) = exchange(user_token).await?;
+    assert_eq!(status, 200, "{body}");
+    let claims = validate(
+        &idp,
+        body["access_token"].as_str().unwrap_or_default(),
+        "https://management.azure.com/",
+        &idp.issuer_v1(),
+    )
+    .await?;
+    assert_eq!(claims["upn"], "grace@contoso.example");
+    assert_eq!(claims["appid"], agent.client_id.as_str(), "the agent is the acting party");
+    assert_eq!(claims["idtyp"], "user");
+    assert_eq!(claims["scp"], "user_impersonation");
+    assert_eq!(claims["groups"], json!(["g-admins"]));
+
+    // A user token addressed to another app cannot be exchanged by this agent.
+    let elsewhere = idp.mint(&idp.human_token("grace@contoso.example", "api://someone-else", None)?)?;
+    let (status, body) = exchange(elsewhere).await?;
+    assert_eq!(
+        (status, body["error"].as_str(), body["error_codes"].clone()),
+        (400, Some("invalid_grant"), json!([50013]))
+    );
+    Ok(())
+}

@@ -17,6 +17,8 @@ use super::routes::{known_tenant, Shared};
 use super::EntraShared;
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// The on-behalf-of grant: an agent exchanges a user's token for one to a downstream API.
+const OBO_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// An error in Entra's format: `error`, `error_description` starting with the AADSTS
 /// code, `error_codes`, `timestamp`, `trace_id`, `correlation_id`, `error_uri`.
@@ -94,11 +96,12 @@ fn token(
             "The request body must contain the following parameter: 'grant_type'.",
         ));
     };
-    if grant != "client_credentials" {
+    let obo = grant == OBO_GRANT;
+    if grant != "client_credentials" && !obo {
         let text = "The app requested an unsupported grant type.";
         return Err(entra_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", 70003, text));
     }
-    let audience = requested_audience(&form, v2)?;
+    let audience = requested_audience(&form, v2, obo)?;
     let (basic_id, basic_secret) = basic_auth(&headers).unzip();
     let client_id = form
         .get("client_id")
@@ -119,7 +122,11 @@ fn token(
         return Err(entra_error(StatusCode::BAD_REQUEST, "unauthorized_client", 700016, &text));
     };
     authenticate(&s, &agent, &form, basic_secret, &tenant)?;
-    let spec = s.spec_for_agent(&agent, &audience);
+    let spec = if obo {
+        super::token_endpoint_obo::on_behalf_of(&s, &agent, &form, &audience)?
+    } else {
+        s.spec_for_agent(&agent, &audience)
+    };
     let token = s
         .mint(&spec)
         .map_err(|e| entra_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", 50000, &e.to_string()))?;
@@ -143,7 +150,8 @@ fn token(
 }
 
 /// The audience a request asks for: v2 `scope=RESOURCE/.default`, v1 `resource=RESOURCE`.
-fn requested_audience(form: &HashMap<String, String>, v2: bool) -> Result<String, EntraError> {
+/// On-behalf-of requests may name a delegated scope (`RESOURCE/user_impersonation`).
+fn requested_audience(form: &HashMap<String, String>, v2: bool, obo: bool) -> Result<String, EntraError> {
     if !v2 {
         return form.get("resource").cloned().ok_or_else(|| {
             bad_request(900144, "The request body must contain the following parameter: 'resource'.")
@@ -153,7 +161,8 @@ fn requested_audience(form: &HashMap<String, String>, v2: bool) -> Result<String
         return Err(bad_request(900144, "The request body must contain the following parameter: 'scope'."));
     };
     let scope = scope.split_whitespace().next().unwrap_or_default();
-    let Some(resource) = scope.strip_suffix("/.default") else {
+    let delegated = obo.then(|| scope.rsplit_once('/').map(|(r, _)| r)).flatten();
+    let Some(resource) = scope.strip_suffix("/.default").or(delegated) else {
         return Err(entra_error(
             StatusCode::BAD_REQUEST,
             "invalid_scope",
