@@ -94,14 +94,20 @@ pub(crate) fn azure(req: &AzureRequest, path: &str) -> String {
     let object = if let Some(op) = &req.operation {
         // `POST …/storageAccounts/sa/listKeys`: the action is the last type.
         let target = describe(types, names, types.len().saturating_sub(1));
-        format!("run {op} on {target}")
+        if target.is_empty() {
+            format!("run {op} on {}", resource.namespace)
+        } else {
+            format!("run {op} on {target}")
+        }
+    } else if types.is_empty() {
+        format!("read the registration of provider {}", resource.namespace)
     } else if collection {
         let listed = types.last().map(|t| humanize_type(t)).unwrap_or_default();
         let within = describe(types, names, types.len() - 1);
         if within.is_empty() {
             format!("list {listed}")
         } else {
-            format!("list {listed} of {within}")
+            format!("list {listed} in {within}")
         }
     } else {
         let verb = match req.method.as_str() {

@@ -196,3 +196,27 @@ fn summaries_neutralise_bidi_and_control_characters_from_names() {
     assert!(!d.summary.contains('\u{202E}') && !d.summary.contains('\u{0008}'));
     assert!(d.summary.contains("prod<U+202E>gr-ved<U+0008>"), "{}", d.summary);
 }
+
+#[test]
+fn summaries_read_naturally_for_every_kind_of_request() {
+    let rules = default_pack();
+    let p = format!("{}/providers", rg("rg1"));
+    let s = sub();
+    let cases = [
+        ("POST", "/providers/Microsoft.Authorization/elevateAccess".to_owned(), "run elevateAccess on Microsoft.Authorization".to_owned()),
+        ("POST", format!("{s}/providers/Microsoft.Compute/register"), format!("run register on Microsoft.Compute in subscription {SUB}")),
+        ("GET", format!("{s}/providers/Microsoft.Compute"), format!("read the registration of provider Microsoft.Compute in subscription {SUB}")),
+        ("GET", format!("{p}/Microsoft.Compute/virtualMachines"), format!("list virtual machines in resource group rg1 in subscription {SUB}")),
+        ("GET", rg("rg1"), format!("read resource group rg1 in subscription {SUB}")),
+        ("GET", format!("{s}/resourcegroups"), format!("list resource groups in subscription {SUB}")),
+        ("PATCH", format!("{p}/Microsoft.KeyVault/vaults/kv1"), format!("update vault kv1 in resource group rg1 in subscription {SUB}")),
+        ("DELETE", format!("{p}/Microsoft.Storage/storageAccounts/sa1/blobServices/default/containers/c1"),
+            format!("delete container c1 of blob service default of storage account sa1 in resource group rg1 in subscription {SUB}")),
+        ("PUT", format!("{s}/providers/Microsoft.Authorization/roleAssignments/ra1"), format!("create or update role assignment ra1 in subscription {SUB}")),
+        ("PUT", format!("{p}/Microsoft.Storage/storageAccounts/sa1/providers/Microsoft.Authorization/locks/l1"),
+            format!("create or update lock l1 on {p}/Microsoft.Storage/storageAccounts/sa1 in resource group rg1 in subscription {SUB}")),
+    ];
+    for (method, path, expected) in cases {
+        assert_eq!(azure(&rules, method, &path, None).summary, expected, "{method} {path}");
+    }
+}
