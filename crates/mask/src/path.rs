@@ -2,6 +2,25 @@
 //! form keys and header names use the same matcher with one segment per name).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a: keys are short and not attacker-chosen in a way that matters here (a lookup
+/// table of a few dozen rule names), so a fast hash beats SipHash on the hot path.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
 
 use crate::detect::Hit;
 use crate::MaskError;
@@ -58,6 +77,8 @@ enum Pat {
 #[derive(Debug)]
 struct Rule {
     pats: Vec<Pat>,
+    /// The last segment when it is a literal key: a cheap first check.
+    last_key: Option<Vec<u8>>,
     hit: Hit,
 }
 
@@ -65,7 +86,9 @@ struct Rule {
 #[derive(Debug, Default)]
 pub(crate) struct Rules {
     /// `**.name` rules (the common case), by lowercased name.
-    by_last_key: HashMap<Box<[u8]>, Hit>,
+    by_last_key: HashMap<Box<[u8]>, Hit, BuildHasherDefault<Fnv>>,
+    /// Lengths (capped at 63) of the `by_last_key` names, as a bit set.
+    key_lengths: u64,
     general: Vec<Rule>,
     /// Whether any rule can match an array index as last segment.
     index_tail: bool,
@@ -165,12 +188,17 @@ impl Rules {
         let pats = parse(glob)?;
         if let [Pat::AnyDeep, Pat::Key(k)] = pats.as_slice() {
             if !k.contains(&b'*') {
+                self.key_lengths |= 1 << k.len().min(63);
                 self.by_last_key.entry(k.clone().into_boxed_slice()).or_insert(hit);
                 return Ok(());
             }
         }
         self.index_tail |= matches!(pats.last(), Some(Pat::AnyIndex | Pat::Index(_) | Pat::AnyDeep));
-        self.general.push(Rule { pats, hit });
+        let last_key = match pats.last() {
+            Some(Pat::Key(k)) if !k.contains(&b'*') => Some(k.clone()),
+            _ => None,
+        };
+        self.general.push(Rule { pats, last_key, hit });
         Ok(())
     }
 
@@ -186,12 +214,19 @@ impl Rules {
     /// The first rule matching the full path, if any.
     pub(crate) fn lookup(&self, path: &Path) -> Option<Hit> {
         let last = *path.segs.last()?;
-        if let Some(k) = path.key(last) {
-            if let Some(hit) = self.by_last_key.get(k) {
-                return Some(*hit);
+        let key = path.key(last);
+        if let Some(k) = key {
+            if self.key_lengths & (1 << k.len().min(63)) != 0 {
+                if let Some(hit) = self.by_last_key.get(k) {
+                    return Some(*hit);
+                }
             }
         }
-        self.general.iter().find(|r| path_match(&r.pats, path)).map(|r| r.hit)
+        self.general
+            .iter()
+            .filter(|r| r.last_key.as_deref().is_none_or(|l| key == Some(l)))
+            .find(|r| path_match(&r.pats, path))
+            .map(|r| r.hit)
     }
 
     /// Rule for a single name (a form key or header name).

@@ -6,7 +6,7 @@ mod checks;
 mod numeric;
 mod patterns;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::bytes::Regex;
 
 use crate::config::{CustomDetector, Strategy, Validator};
@@ -62,6 +62,8 @@ pub(crate) struct Scanner {
     numeric: Numeric,
     base64: bool,
     max_match: usize,
+    /// Shortest text any enabled detector can match: shorter values are not scanned.
+    min_match: usize,
 }
 
 /// What the profile turned on: a strategy per enabled detector name, plus a label id.
@@ -70,13 +72,15 @@ pub(crate) trait DetectorChoice {
     fn choose(&self, name: &str) -> Option<Hit>;
 }
 
-fn max_len(pattern: &str) -> Result<Option<usize>, MaskError> {
+/// The (minimum, maximum) length in bytes of what `pattern` can match.
+fn match_len(pattern: &str) -> Result<(usize, Option<usize>), MaskError> {
     let hir = regex_syntax::ParserBuilder::new()
         .utf8(false)
         .build()
         .parse(pattern)
         .map_err(|e| MaskError::Config(format!("regex does not parse: {e}")))?;
-    Ok(hir.properties().maximum_len())
+    let p = hir.properties();
+    Ok((p.minimum_len().unwrap_or(0), p.maximum_len()))
 }
 
 impl Scanner {
@@ -89,6 +93,7 @@ impl Scanner {
         let mut literals: Vec<&'static str> = Vec::new();
         let mut enables: Vec<u64> = Vec::new();
         let mut max_match = MAX_NUMERIC_MATCH;
+        let mut min_match = numeric::MIN_NUMERIC_MATCH;
         for spec in SPECS {
             let Some(hit) = choice.choose(spec.name) else { continue };
             let bit = 1u64 << regexes.len();
@@ -103,7 +108,9 @@ impl Scanner {
             }
             let regex = Regex::new(spec.pattern)
                 .map_err(|e| MaskError::Config(format!("built-in detector {}: {e}", spec.name)))?;
-            max_match = max_match.max(max_len(spec.pattern)?.unwrap_or(0));
+            let (min, max) = match_len(spec.pattern)?;
+            max_match = max_match.max(max.unwrap_or(0));
+            min_match = min_match.min(min);
             regexes.push(RegexDetector {
                 group: regex.captures_len() > 1,
                 regex,
@@ -117,7 +124,9 @@ impl Scanner {
             if regexes.len() >= 64 {
                 return Err(MaskError::Config("at most 40 custom detectors".into()));
             }
-            let len = max_len(&c.regex)?.ok_or_else(|| {
+            let (min, max) = match_len(&c.regex)?;
+            min_match = min_match.min(min);
+            let len = max.ok_or_else(|| {
                 MaskError::Config(format!(
                     "custom detector `{}`: the regex has no maximum length; use bounded repetition such as {{1,200}} instead of + or *",
                     c.name
@@ -147,6 +156,7 @@ impl Scanner {
                 AhoCorasickBuilder::new()
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::DFA))
                     .build(&literals)
                     .map_err(|e| MaskError::Config(format!("prefilter: {e}")))?,
             )
@@ -160,7 +170,16 @@ impl Scanner {
         if base64 {
             max_match = max_match.max(MAX_BASE64_RUN + 2);
         }
-        Ok(Self { prefilter, enables, always, regexes, numeric, base64, max_match })
+        Ok(Self {
+            prefilter,
+            enables,
+            always,
+            regexes,
+            numeric,
+            base64,
+            max_match,
+            min_match: min_match.max(1),
+        })
     }
 
     /// The longest span any enabled detector can match, plus the lookahead its boundary
@@ -179,9 +198,15 @@ impl Scanner {
 
     fn scan_raw(&self, text: &[u8], before: Option<u8>, out: &mut Vec<Finding>, nested: bool) {
         let mut run = self.always;
+        if text.len() < self.min_match {
+            return;
+        }
         if let Some(ac) = &self.prefilter {
-            for m in ac.find_overlapping_iter(text) {
-                run |= self.enables[m.pattern().as_usize()];
+            // Most values hold no trigger at all: one fast (SIMD-prefiltered) check first.
+            if ac.is_match(text) {
+                for m in ac.find_overlapping_iter(text) {
+                    run |= self.enables[m.pattern().as_usize()];
+                }
             }
         }
         while run != 0 {
@@ -233,8 +258,14 @@ impl Scanner {
                 continue;
             }
             let start = i;
+            let (mut std_alpha, mut url_alpha) = (false, false);
             while i < t.len() && is_b64(t[i]) {
+                std_alpha |= matches!(t[i], b'+' | b'/');
+                url_alpha |= matches!(t[i], b'-' | b'_');
                 i += 1;
+            }
+            if std_alpha && url_alpha {
+                continue;
             }
             while i < t.len() && t[i] == b'=' && i - start < MAX_BASE64_RUN + 2 {
                 i += 1;

@@ -9,6 +9,9 @@ use super::{Finding, Hit};
 /// Longest text any numeric detector can match (an IBAN with spaces), plus lookahead.
 pub(crate) const MAX_NUMERIC_MATCH: usize = 48;
 
+/// Shortest text a numeric detector can match (`+` and eight digits).
+pub(crate) const MIN_NUMERIC_MATCH: usize = 9;
+
 /// The enabled numeric detectors.
 #[derive(Default)]
 pub(crate) struct Numeric {
@@ -300,9 +303,11 @@ impl Numeric {
     /// Appends findings in `t`; `before` is the byte preceding `t` in the stream, if any.
     pub(crate) fn scan(&self, t: &[u8], before: Option<u8>, out: &mut Vec<Finding>) {
         let mut i = 0;
+        let want_upper = self.iban.is_some();
         while i < t.len() {
             let b = t[i];
-            let interesting = b.is_ascii_digit() || b == b'+' || b == b'(' || b.is_ascii_uppercase();
+            let interesting =
+                b.is_ascii_digit() || b == b'+' || b == b'(' || (want_upper && b.is_ascii_uppercase());
             if !interesting {
                 i += 1;
                 continue;

@@ -353,10 +353,18 @@ impl JsonCore {
                     }
                     Some(k) => {
                         let j = i + k;
-                        self.take_raw(&input[self.seg..j])?;
-                        i = j + 1;
-                        self.seg = i;
-                        self.finish_string(m, out)?;
+                        if self.raw.is_empty() && !self.oversize && j - self.seg <= self.profile.max_string {
+                            // The whole string is in this chunk: inspect it in place.
+                            let start = self.seg;
+                            i = j + 1;
+                            self.seg = i;
+                            self.finish_string_in(m, &input[start..j], out)?;
+                        } else {
+                            self.take_raw(&input[self.seg..j])?;
+                            i = j + 1;
+                            self.seg = i;
+                            self.finish_string(m, out)?;
+                        }
                     }
                 }
                 continue;
@@ -465,9 +473,14 @@ impl JsonCore {
 
     fn finish_string(&mut self, m: &mut Masker, out: &mut Vec<u8>) -> Result<(), MaskError> {
         let raw = std::mem::take(&mut self.raw);
-        let result = if self.str_key { self.finish_key(&raw, out) } else { self.finish_value(m, &raw, out) };
+        let result = self.finish_string_in(m, &raw, out);
         self.raw = raw;
         self.raw.clear();
+        result
+    }
+
+    fn finish_string_in(&mut self, m: &mut Masker, raw: &[u8], out: &mut Vec<u8>) -> Result<(), MaskError> {
+        let result = if self.str_key { self.finish_key(raw, out) } else { self.finish_value(m, raw, out) };
         self.oversize = false;
         result
     }
