@@ -14,11 +14,17 @@ use crate::summary;
 /// How deep hidden operations may nest (batch → deployment → nested deployment → …).
 const MAX_DEPTH: usize = 8;
 
+/// How many hidden operations one request may unpack to in total, across all nesting
+/// levels, so a small body cannot buy unbounded work.
+const MAX_HIDDEN_TOTAL: usize = 2000;
+
 /// The subject (lowercased once per decision) and the connection's Azure context.
 struct Env<'a> {
     groups: Vec<String>,
     level: String,
     ctx: &'a AzureContext,
+    /// Hidden operations decided so far for this request.
+    hidden: std::cell::Cell<usize>,
 }
 
 impl RuleSet {
@@ -33,6 +39,7 @@ impl RuleSet {
             groups: subject.groups.iter().map(|g| g.to_ascii_lowercase()).collect(),
             level: subject.level.to_ascii_lowercase(),
             ctx,
+            hidden: std::cell::Cell::new(0),
         };
         let body = self.parse_body(req.body);
         self.azure_request(req, body.as_ref(), &env, 0)
@@ -119,6 +126,10 @@ impl RuleSet {
         if depth > MAX_DEPTH {
             return refusal("builtin.too-deep", "operations nested deeper than allowed");
         }
+        env.hidden.set(env.hidden.get() + 1);
+        if env.hidden.get() > MAX_HIDDEN_TOTAL {
+            return too_many();
+        }
         match hidden {
             Implied::Write { path, body } => {
                 let facts = RequestFacts { method: "PUT", path: &path, query: &[], body: None };
@@ -141,9 +152,7 @@ impl RuleSet {
                 decision.summary = what.to_owned();
                 decision
             }
-            Implied::TooMany => {
-                refusal("builtin.too-many-hidden", "request hiding more operations than allowed")
-            }
+            Implied::TooMany => too_many(),
         }
     }
 
@@ -238,6 +247,10 @@ fn refusal(rule_id: &str, summary: &str) -> Decision {
     decision.rule_id = Some(rule_id.to_owned());
     decision.summary = summary.to_owned();
     decision
+}
+
+fn too_many() -> Decision {
+    refusal("builtin.too-many-hidden", "request hiding more operations than allowed")
 }
 
 fn batch_refusal(why: BatchRefusal) -> Decision {

@@ -201,3 +201,36 @@ fn templates_that_cannot_be_inspected_fall_back_to_unknown() {
     assert_eq!(azure(&strict, "PUT", &deployment_path(), Some(&expression)).outcome, Outcome::Deny);
     assert_eq!(azure(&strict, "PUT", &deployment_path(), None).outcome, Outcome::Deny);
 }
+
+#[test]
+fn a_request_hiding_too_many_operations_is_refused() {
+    let rules = default_pack();
+    // 40 nested deployments of 60 resources each: under each level's limit, over the total.
+    let leaf: Vec<serde_json::Value> = (0..60)
+        .map(|i| serde_json::json!({"type": "Microsoft.Storage/storageAccounts", "name": format!("sa{i}")}))
+        .collect();
+    let nested: Vec<serde_json::Value> = (0..40)
+        .map(|i| {
+            serde_json::json!({
+                "type": "Microsoft.Resources/deployments", "name": format!("d{i}"),
+                "properties": {"mode": "Incremental", "template": {"resources": leaf}}
+            })
+        })
+        .collect();
+    let body = deployment("Incremental", serde_json::Value::Array(nested));
+    let d = azure(&rules, "PUT", &deployment_path(), Some(&body));
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert_eq!(d.rule_id.as_deref(), Some("builtin.too-many-hidden"));
+    // Deeply nested deployments stop at the depth limit.
+    let mut template = serde_json::json!({"resources": []});
+    for i in 0..12 {
+        template = serde_json::json!({"resources": [{
+            "type": "Microsoft.Resources/deployments", "name": format!("n{i}"),
+            "properties": {"mode": "Incremental", "template": template}
+        }]});
+    }
+    let body = serde_json::json!({"properties": {"mode": "Incremental", "template": template}}).to_string();
+    let d = azure(&rules, "PUT", &deployment_path(), Some(&body));
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert_eq!(d.rule_id.as_deref(), Some("builtin.too-deep"));
+}
