@@ -53,6 +53,22 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// The JSON that `portcullis policy check` prints:
+    /// `{"decision", "action", "resource", "rule", "api_version", "summary", "mask",
+    /// "inner": [...]}`, with `inner` in the same shape.
+    pub fn to_check_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "decision": self.outcome.as_str(),
+            "action": self.action,
+            "resource": self.resource,
+            "rule": self.rule_id,
+            "api_version": self.api_version,
+            "summary": self.summary,
+            "mask": self.mask_profile,
+            "inner": self.inner.iter().map(Decision::to_check_json).collect::<Vec<_>>(),
+        })
+    }
+
     /// Fold the inner decisions into this one: the strictest outcome wins; on a tie the
     /// outer decision keeps its rule, unless only a default decided it and an inner rule
     /// names the reason. The first masking profile found is kept.

@@ -234,3 +234,15 @@ fn a_request_hiding_too_many_operations_is_refused() {
     assert_eq!(d.outcome, Outcome::Deny);
     assert_eq!(d.rule_id.as_deref(), Some("builtin.too-deep"));
 }
+
+#[test]
+fn policy_check_output_names_decision_action_resource_rule_and_inner() {
+    let delete = rg("prod-rg");
+    let body = batch(&[("DELETE", &delete)]);
+    let json = azure(&default_pack(), "POST", "/batch", Some(&body)).to_check_json();
+    assert_eq!(json["decision"], "review");
+    assert_eq!(json["rule"], "azure.rg-delete");
+    assert_eq!(json["inner"][0]["action"], "Microsoft.Resources/subscriptions/resourceGroups/delete");
+    assert_eq!(json["inner"][0]["resource"], delete.as_str());
+    assert_eq!(json["inner"][0]["decision"], "review");
+}
