@@ -78,6 +78,7 @@ pub(crate) enum Dim {
     Tail2 = 3,
     Tail1 = 4,
     Group = 5,
+    PathFirst = 6,
 }
 
 /// `*` matches any run of bytes (including `/`). Linear-time greedy matching with one
@@ -130,6 +131,15 @@ impl PathPattern {
         PathPattern { segments, literals }
     }
 
+    /// The first segment when it is literal (`v1` in `/v1/users/*`): every path this
+    /// pattern matches starts with it.
+    pub(crate) fn literal_first_segment(&self) -> Option<&str> {
+        match self.segments.first() {
+            Some(Segment::Glob(g)) if !g.contains('*') => Some(g),
+            _ => None,
+        }
+    }
+
     /// Does the whole lowercased path match?
     pub(crate) fn matches(&self, path_lower: &str) -> bool {
         self.match_segments(path_lower, false)
@@ -175,7 +185,7 @@ impl PathPattern {
 }
 
 /// Path segments after the leading `/`; `/` alone has no segments.
-fn split_path(path: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn split_path(path: &str) -> impl Iterator<Item = &str> {
     let trimmed = path.strip_prefix('/').unwrap_or(path);
     trimmed.split('/').filter({
         let empty_root = trimmed.is_empty();

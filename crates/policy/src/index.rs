@@ -6,17 +6,18 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::glob::{last_segments, Dim};
+use crate::glob::{last_segments, split_path, Dim};
 use crate::ruleset::CompiledRule;
 
-const DIMS: usize = 6;
+const DIMS: usize = 7;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RuleIndex {
     keyed: [HashMap<String, Vec<u32>>; DIMS],
     /// Rules no key covers: they are candidates for every Azure request.
     wild: Vec<u32>,
-    /// Rules without `actions`: the only candidates for HTTP and unknown requests.
+    /// Rules without `actions` and without a literal first path segment: candidates for
+    /// every HTTP and unknown request (the others are filed under `Dim::PathFirst`).
     actionless: Vec<u32>,
 }
 
@@ -26,7 +27,16 @@ impl RuleIndex {
         for (i, rule) in rules.iter().enumerate() {
             let i = i as u32;
             if rule.actions.is_empty() {
-                index.actionless.push(i);
+                let firsts: Option<HashSet<&str>> =
+                    rule.paths.iter().map(|p| p.literal_first_segment()).collect();
+                match firsts {
+                    Some(firsts) if !firsts.is_empty() => {
+                        for first in firsts {
+                            index.file(Dim::PathFirst, first, i);
+                        }
+                    }
+                    _ => index.actionless.push(i),
+                }
             }
             let keys: Option<HashSet<(Dim, &str)>> = rule.actions.iter().map(|p| p.index_key()).collect();
             match keys {
@@ -70,10 +80,16 @@ impl RuleIndex {
     pub(crate) fn candidates<'a>(
         &'a self,
         action_lower: Option<&str>,
+        path_lower: &str,
         groups_lower: &[String],
     ) -> Vec<&'a [u32]> {
         let Some(action) = action_lower else {
-            return vec![&self.actionless];
+            let mut lists: Vec<&[u32]> = vec![&self.actionless];
+            let first = split_path(path_lower).next().unwrap_or("");
+            if let Some(list) = self.get(Dim::PathFirst, first) {
+                lists.push(list);
+            }
+            return lists;
         };
         let mut lists: Vec<&[u32]> = Vec::with_capacity(6 + groups_lower.len());
         lists.push(&self.wild);

@@ -28,7 +28,7 @@ type Key = ((usize, usize), Outcome, std::cmp::Reverse<u32>);
 impl RuleSet {
     /// The most specific matching rule, deny winning ties, or `None`.
     pub(crate) fn best_match(&self, input: &MatchInput<'_>) -> Option<Hit<'_>> {
-        let lists = self.index.candidates(input.action_lower, input.groups_lower);
+        let lists = self.index.candidates(input.action_lower, input.path_lower, input.groups_lower);
         let mut heads = vec![0usize; lists.len()];
         let mut best: Option<(Key, u32)> = None;
         loop {
@@ -153,6 +153,16 @@ mod tests {
         ]
     }
 
+    fn path_segment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("v1".to_owned()),
+            Just("users".to_owned()),
+            Just("*".to_owned()),
+            Just("**".to_owned()),
+            Just("u*".to_owned()),
+        ]
+    }
+
     fn pattern() -> impl Strategy<Value = String> {
         proptest::collection::vec(
             prop_oneof![segment(), Just("*".to_owned()), Just("x*".to_owned()), Just("*y".to_owned())],
@@ -170,19 +180,26 @@ mod tests {
             ),
             action in proptest::collection::vec(segment(), 2..5),
             in_group in any::<bool>(),
+            paths in proptest::collection::vec(proptest::collection::vec(path_segment(), 0..4), 0..40),
+            path in proptest::collection::vec(path_segment(), 0..4),
         ) {
             let mut text = String::new();
             for (i, (actions, grouped, decision)) in rules.iter().enumerate() {
                 let decision = ["allow", "review", "deny"][*decision as usize];
                 let actions: Vec<String> = actions.iter().map(|a| format!("{a:?}")).collect();
+                let rule_paths = match paths.get(i) {
+                    Some(p) if actions.is_empty() => format!("paths = [\"/{}\"]", p.join("/")),
+                    _ => String::new(),
+                };
                 text.push_str(&format!(
-                    "[[rule]]\nid = \"r{i}\"\ndecision = \"{decision}\"\nactions = [{}]\n{}\n",
+                    "[[rule]]\nid = \"r{i}\"\ndecision = \"{decision}\"\nactions = [{}]\n{}\n{rule_paths}\n",
                     actions.join(", "),
                     if *grouped { "groups = [\"g\"]" } else { "" },
                 ));
             }
             let set = RuleSet::from_toml("generated", &text).map_err(|e| TestCaseError::fail(e.to_string()))?;
             let action = action.join("/");
+            let path = format!("/{}", path.join("/"));
             let groups = if in_group { vec!["g".to_owned()] } else { vec![] };
             let input = MatchInput {
                 method: "GET",
@@ -196,6 +213,9 @@ mod tests {
             };
             let indexed = set.best_match(&input).map(|h| h.rule.id.as_str());
             prop_assert_eq!(indexed, linear(&set, &input), "action {}", action);
+            let http = MatchInput { action_lower: None, path_lower: &path, ..input };
+            let indexed = set.best_match(&http).map(|h| h.rule.id.as_str());
+            prop_assert_eq!(indexed, linear(&set, &http), "path {}", path);
         }
     }
 }
