@@ -279,10 +279,30 @@ async fn deployments_complete_mode_and_secret_outputs() -> anyhow::Result<()> {
         .call(Method::PUT, &path, Some(json!({"properties": {"mode": "Sideways", "template": template}})))
         .await?;
     assert_eq!((status, code(&body)), (400, "InvalidRequestContent"));
-    let (status, _, body) = w
+    let (status, headers, accepted) = w
         .call(Method::PUT, &path, Some(json!({"properties": {"mode": "Complete", "template": template}})))
         .await?;
-    assert_eq!(status, 201, "{body}");
+    assert_eq!(status, 201, "{accepted}");
+    assert_eq!(accepted["properties"]["provisioningState"], "Accepted");
+    assert!(accepted["properties"].get("outputs").is_none(), "no outputs before the deployment succeeded");
+    let status_url =
+        headers.get("azure-asyncoperation").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert!(status_url.starts_with(w.arm.url()), "{status_url}");
+    let (_, _, running) = w.call(Method::GET, &path, None).await?;
+    assert_eq!(running["properties"]["provisioningState"], "Running");
+    let mut polls = 0;
+    loop {
+        let (_, _, op) = w.call(Method::GET, &status_url, None).await?;
+        polls += 1;
+        if op["status"] == "Succeeded" {
+            break;
+        }
+        assert_eq!(op["status"], "InProgress");
+        assert!(polls < 10, "the deployment never finished");
+    }
+    let (_, _, body) = w.call(Method::GET, &path, None).await?;
+    assert_eq!(body["name"], "dep1");
+    assert_eq!(body["properties"]["provisioningState"], "Succeeded");
     assert_eq!(body["properties"]["mode"], "Complete");
     let key = w.arm.storage_keys(SUB, "rg-app", "stkeep").map(|k| k[0].clone());
     assert_eq!(body["properties"]["outputs"]["key"]["value"].as_str(), key.as_deref());
@@ -293,8 +313,6 @@ async fn deployments_complete_mode_and_secret_outputs() -> anyhow::Result<()> {
         "Complete mode deletes undeclared resources"
     );
     assert!(w.arm.storage_keys(SUB, "rg-app", "stnew").is_some());
-    let (status, _, got) = w.call(Method::GET, &path, None).await?;
-    assert_eq!((status, got["name"].as_str()), (200, Some("dep1")));
     Ok(())
 }
 

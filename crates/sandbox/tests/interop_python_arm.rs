@@ -34,7 +34,7 @@ async fn python_sdk_lists_creates_and_deletes_resource_groups_against_fake_arm()
     )
     .await?;
     assert!(run.passed, "{}", run.report());
-    assert!(run.stdout.contains("4 passed"), "{}", run.report());
+    assert!(run.stdout.contains("5 passed"), "{}", run.report());
 
     // The SDK followed absolute nextLinks and polled the LRO until it succeeded.
     let received = arm.received();
@@ -44,7 +44,12 @@ async fn python_sdk_lists_creates_and_deletes_resource_groups_against_fake_arm()
     assert!(followed_next_link, "no request followed a nextLink");
     let polls =
         received.iter().filter(|r| r.path.to_ascii_lowercase().contains("/operationstatuses/")).count();
-    assert!(polls >= 3, "expected the SDK to poll the delete operation 3 times, saw {polls}");
+    assert!(polls >= 6, "expected 3 status polls for the delete and 3 for the deployment, saw {polls}");
+    // The deployment LRO ended with the SDK's final GET of the deployment itself.
+    let final_get = received
+        .iter()
+        .any(|r| r.method == "GET" && r.path.to_ascii_lowercase().ends_with("/deployments/dep-interop"));
+    assert!(final_get, "the SDK did not fetch the finished deployment");
     // Every ARM request carried a bearer token from the fake's managed-identity endpoint.
     assert!(received.iter().all(|r| r.header("authorization").is_some_and(|a| a.starts_with("Bearer "))));
     assert!(!arm.resource_group_names(SUB).iter().any(|n| n == "rg-interop-0"));

@@ -79,3 +79,36 @@ def test_wrong_api_version_is_rejected(client):
     response = client.send_request(request)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "MissingApiVersionParameter"
+
+
+def test_deployment_long_running_operation_returns_outputs(client):
+    client.resource_groups.create_or_update("rg-deploy", {"location": "westeurope"})
+    template = {
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "resources": [
+            {"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-05-01", "name": "stdeployed", "location": "westeurope"}
+        ],
+        "outputs": {
+            "key": {
+                "type": "string",
+                "value": "[listKeys(resourceId('Microsoft.Storage/storageAccounts', 'stdeployed'), '2023-05-01').keys[0].value]",
+            },
+            "hidden": {"type": "securestring", "value": "never returned"},
+        },
+    }
+    # azure-mgmt-resource 26 moved deployments to another package; the generic resource
+    # operations drive the same ARM long-running-operation protocol.
+    sub = need("PORTCULLIS_SUBSCRIPTION")
+    deployment_id = f"subscriptions/{sub}/resourceGroups/rg-deploy/providers/Microsoft.Resources/deployments/dep-interop"
+    poller = client.resources.begin_create_or_update_by_id(
+        deployment_id,
+        {"properties": {"mode": "Complete", "template": template}},
+        api_version="2021-04-01",
+    )
+    deployment = poller.result()
+    assert deployment.properties["provisioningState"] == "Succeeded"
+    assert deployment.properties["mode"] == "Complete"
+    outputs = deployment.properties["outputs"]
+    assert len(outputs["key"]["value"]) == 88
+    assert "value" not in outputs["hidden"]

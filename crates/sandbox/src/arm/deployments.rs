@@ -1,4 +1,5 @@
-//! `Microsoft.Resources/deployments` at resource-group scope. A deployment applies the
+//! `Microsoft.Resources/deployments` at resource-group scope, run as long-running
+//! operations (201 `Accepted` + `Azure-AsyncOperation`). A deployment applies the
 //! storage accounts its template declares; `mode: Complete` also deletes the group's
 //! storage accounts the template does not declare, as ARM does. Outputs are returned
 //! (and may carry secrets, e.g. a `listKeys(...)` expression or a connection string);
@@ -11,6 +12,7 @@ use regex::Regex;
 use serde_json::{json, Map, Value};
 
 use super::http_handler::ArmRequest;
+use super::operations::{self, OperationTarget};
 use super::paging::page;
 use super::response::ArmResponse;
 use super::state::{key, now_rfc3339, ArmState, Deployment, StorageAccount};
@@ -42,14 +44,23 @@ pub(crate) fn seed(state: &mut ArmState) {
             "outputResources": [{ "id": format!("/subscriptions/{sub}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{}", a.resource_group, a.name) }],
         });
         let id = format!("/subscriptions/{sub}/resourceGroups/{}/providers/{TYPE}/{name}", a.resource_group);
-        state
-            .deployments
-            .insert(key(&[&sub, &a.resource_group, name]), Deployment { id, name: name.into(), properties });
+        state.deployments.insert(
+            key(&[&sub, &a.resource_group, name]),
+            Deployment { id, name: name.into(), properties, done: true },
+        );
     }
 }
 
 fn deployment_json(d: &Deployment) -> Value {
-    json!({ "id": d.id, "name": d.name, "type": TYPE, "properties": d.properties })
+    let mut properties = d.properties.clone();
+    if !d.done {
+        if let Some(p) = properties.as_object_mut() {
+            p.insert("provisioningState".into(), json!("Running"));
+            p.remove("outputs");
+            p.remove("outputResources");
+        }
+    }
+    json!({ "id": d.id, "name": d.name, "type": TYPE, "properties": properties })
 }
 
 pub(crate) fn list(shared: &ArmShared, req: &ArmRequest<'_>, sub: &str, rg: &str) -> ArmResponse {
@@ -145,10 +156,18 @@ pub(crate) fn handle(
                 "outputResources": declared.iter().map(|n| json!({ "id": format!("/subscriptions/{sub_id}/resourceGroups/{rg_name}/providers/Microsoft.Storage/storageAccounts/{n}") })).collect::<Vec<_>>(),
             });
             let id = format!("/subscriptions/{sub_id}/resourceGroups/{rg_name}/providers/{TYPE}/{name}");
-            let d = Deployment { id, name: name.to_owned(), properties };
-            let out = deployment_json(&d);
-            let created = state.deployments.insert(k, d).is_none();
-            ArmResponse::json(if created { StatusCode::CREATED } else { StatusCode::OK }, out)
+            let d = Deployment { id, name: name.to_owned(), properties, done: false };
+            let mut out = deployment_json(&d);
+            if let Some(p) = out.get_mut("properties").and_then(Value::as_object_mut) {
+                p.insert("provisioningState".into(), json!("Accepted"));
+            }
+            let created = state.deployments.insert(k.clone(), d).is_none();
+            let op = operations::begin(shared, &mut state, &sub_id, OperationTarget::Deployment { key: k });
+            drop(state);
+            let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+            ArmResponse::json(status, out)
+                .header("Azure-AsyncOperation", operations::status_url(shared, req, &sub_id, &op))
+                .header("Retry-After", shared.retry_after_secs.to_string())
         }
         _ => ArmResponse::method_not_allowed(&req.method),
     }

@@ -9,6 +9,7 @@ mod batch;
 mod deployments;
 mod http_handler;
 mod metadata;
+mod operations;
 mod paging;
 mod resource_groups;
 mod response;

@@ -1,13 +1,14 @@
 //! Subscriptions and resource groups, including resource group deletion as a
-//! long-running operation (202 + `Location` + `Azure-AsyncOperation`).
+//! long-running operation (202 + `Location` + `Azure-AsyncOperation`, see `operations`).
 
 use http::{Method, StatusCode};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::http_handler::ArmRequest;
+use super::operations::{self, OperationTarget};
 use super::paging::page;
 use super::response::ArmResponse;
-use super::state::{key, now_rfc3339, Operation, ResourceGroup};
+use super::state::{key, ResourceGroup};
 use super::ArmShared;
 
 fn subscription_json(shared: &ArmShared, id: &str, name: &str) -> Value {
@@ -160,20 +161,11 @@ pub(crate) fn handle(shared: &ArmShared, req: &ArmRequest<'_>, sub: &str, rg: &s
                 return ArmResponse::rg_not_found(rg);
             };
             group.deleting = true;
-            let op_id = uuid::Uuid::new_v4().simple().to_string();
             let sub_id = group.subscription.clone();
-            state.operations.insert(
-                op_id.clone(),
-                Operation {
-                    subscription: sub_id.clone(),
-                    resource_group: rg.to_owned(),
-                    polls_left: shared.polls_before_done,
-                    started: now_rfc3339(),
-                    done: false,
-                },
-            );
+            let target = OperationTarget::DeleteResourceGroup { rg: rg.to_owned() };
+            let op_id = operations::begin(shared, &mut state, &sub_id, target);
             drop(state);
-            lro_accepted(shared, req, &sub_id, &op_id)
+            operations::accepted(shared, req, &sub_id, &op_id)
         }
         _ => ArmResponse::method_not_allowed(&req.method),
     }
@@ -188,82 +180,4 @@ fn valid_rg_name(name: &str) -> bool {
         && name.len() <= 90
         && !name.ends_with('.')
         && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '(' | ')'))
-}
-
-fn lro_accepted(shared: &ArmShared, req: &ArmRequest<'_>, sub: &str, op: &str) -> ArmResponse {
-    let base = shared.link_base();
-    let v = req.api_version();
-    ArmResponse::empty(StatusCode::ACCEPTED)
-        .header("Location", format!("{base}/subscriptions/{sub}/operationresults/{op}?api-version={v}"))
-        .header("Azure-AsyncOperation", format!("{base}/subscriptions/{sub}/providers/Microsoft.Resources/operationStatuses/{op}?api-version={v}"))
-        .header("Retry-After", shared.retry_after_secs.to_string())
-}
-
-/// Advances the operation by one poll; `Some(true)` when it has completed.
-fn poll(shared: &ArmShared, sub: &str, op_id: &str) -> Option<(bool, Operation)> {
-    let mut state = shared.state();
-    let op = state.operations.get_mut(op_id)?;
-    if !op.subscription.eq_ignore_ascii_case(sub) {
-        return None;
-    }
-    if !op.done {
-        if op.polls_left > 0 {
-            op.polls_left -= 1;
-        } else {
-            op.done = true;
-        }
-    }
-    let snapshot = op.clone();
-    if snapshot.done {
-        state.remove_resource_group(&snapshot.subscription, &snapshot.resource_group);
-    }
-    Some((snapshot.done, snapshot))
-}
-
-pub(crate) fn operation_status(
-    shared: &ArmShared,
-    req: &ArmRequest<'_>,
-    sub: &str,
-    op_id: &str,
-) -> ArmResponse {
-    let Some((done, op)) = poll(shared, sub, op_id) else {
-        return operation_not_found(op_id);
-    };
-    let mut body = Map::new();
-    body.insert(
-        "id".into(),
-        json!(format!("/subscriptions/{sub}/providers/Microsoft.Resources/operationStatuses/{op_id}")),
-    );
-    body.insert("name".into(), json!(op_id));
-    body.insert("status".into(), json!(if done { "Succeeded" } else { "InProgress" }));
-    body.insert("startTime".into(), json!(op.started));
-    if done {
-        body.insert("endTime".into(), json!(now_rfc3339()));
-        return ArmResponse::ok(Value::Object(body));
-    }
-    let _ = req;
-    ArmResponse::ok(Value::Object(body)).header("Retry-After", shared.retry_after_secs.to_string())
-}
-
-pub(crate) fn operation_result(
-    shared: &ArmShared,
-    req: &ArmRequest<'_>,
-    sub: &str,
-    op_id: &str,
-) -> ArmResponse {
-    let Some((done, _)) = poll(shared, sub, op_id) else {
-        return operation_not_found(op_id);
-    };
-    if done {
-        return ArmResponse::empty(StatusCode::OK);
-    }
-    lro_accepted(shared, req, sub, op_id)
-}
-
-fn operation_not_found(op_id: &str) -> ArmResponse {
-    ArmResponse::error(
-        StatusCode::NOT_FOUND,
-        "OperationNotFound",
-        format!("The operation '{op_id}' could not be found."),
-    )
 }

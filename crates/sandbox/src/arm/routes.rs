@@ -5,7 +5,7 @@ use http::{HeaderMap, Method};
 
 use super::http_handler::ArmRequest;
 use super::response::ArmResponse;
-use super::{batch, deployments, resource_groups, role_assignments, storage, ArmShared};
+use super::{batch, deployments, operations, resource_groups, role_assignments, storage, ArmShared};
 
 /// Routes one authenticated request with a valid `api-version`.
 pub(crate) fn dispatch(shared: &ArmShared, req: &ArmRequest<'_>, headers: &HeaderMap) -> ArmResponse {
@@ -28,10 +28,10 @@ pub(crate) fn dispatch(shared: &ArmShared, req: &ArmRequest<'_>, headers: &Heade
         }
         ["subscriptions", _, "resourcegroups", _] => resource_groups::handle(shared, req, segs[1], segs[3]),
         ["subscriptions", _, "operationresults", _] => {
-            get_only(req, || resource_groups::operation_result(shared, req, segs[1], segs[3]))
+            get_only(req, || operations::result(shared, req, segs[1], segs[3]))
         }
         ["subscriptions", _, "providers", "microsoft.resources", "operationstatuses", _] => {
-            get_only(req, || resource_groups::operation_status(shared, req, segs[1], segs[5]))
+            get_only(req, || operations::status(shared, segs[1], segs[5]))
         }
         ["subscriptions", _, "providers", "microsoft.storage", "storageaccounts"] => {
             get_only(req, || storage::list(shared, req, segs[1], None))

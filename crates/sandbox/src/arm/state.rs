@@ -91,7 +91,10 @@ pub(crate) struct ResourceGroup {
 pub(crate) struct Deployment {
     pub(crate) id: String,
     pub(crate) name: String,
+    /// Properties once the deployment has succeeded.
     pub(crate) properties: Value,
+    /// False while its operation runs: GET shows `Running` and no outputs.
+    pub(crate) done: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -101,11 +104,20 @@ pub(crate) struct RoleAssignment {
     pub(crate) properties: Value,
 }
 
-/// A long-running operation (only resource group deletion is asynchronous here).
+/// What completes when a long-running operation succeeds.
+#[derive(Debug, Clone)]
+pub(crate) enum OperationTarget {
+    /// The resource group and everything in it are removed.
+    DeleteResourceGroup { rg: String },
+    /// The deployment (key `sub/rg/name`) reaches `Succeeded`.
+    Deployment { key: String },
+}
+
+/// A long-running operation, completed after a configured number of status polls.
 #[derive(Debug, Clone)]
 pub(crate) struct Operation {
     pub(crate) subscription: String,
-    pub(crate) resource_group: String,
+    pub(crate) target: OperationTarget,
     pub(crate) polls_left: u32,
     pub(crate) started: String,
     pub(crate) done: bool,
