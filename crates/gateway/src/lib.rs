@@ -1,1 +1,25 @@
-//! The gateway: listeners, the ordered request pipeline, routing, the control API.
+//! The gateway: the only place agents' traffic is inspected, decided and logged.
+//!
+//! It owns the listeners (data, control), the ordered request pipeline (`pipeline.rs`
+//! reads top to bottom like DESIGN.md's request flow), routing to connections,
+//! forwarding, URL rewriting and the control API. Identity, access, guardrails, masking
+//! and audit live in their own crates and are called from the pipeline as named steps;
+//! this crate must not grow their logic.
+
+mod body;
+pub mod config;
+mod control;
+mod error;
+mod forward;
+mod headers;
+mod listener;
+mod metrics;
+mod pipeline;
+mod rewrite;
+mod route;
+mod server;
+mod tls;
+
+pub use config::Config;
+pub use error::{GatewayError, Reason};
+pub use server::{start, RunningGateway, StartError};

@@ -1,0 +1,203 @@
+//! The gateway's configuration: TOML, with `PORTCULLIS_*` environment overrides.
+//!
+//! Every field is documented in `docs/config.md`; keep the two in step. Loading
+//! ([`Config::load`]) fails with the file (or environment variable), the key and the
+//! reason, so a bad config never starts a half-working gateway.
+
+mod load;
+mod units;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use load::{ConfigError, ConfigSource, CLI_ENV_VARS};
+pub use units::ByteSize;
+
+/// The whole gateway configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the gateway keeps its state (the SQLite store, keys). Created with mode 0700.
+    pub data_dir: PathBuf,
+    /// The three listeners.
+    pub listeners: Listeners,
+    /// Request limits on the data listener.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// Log output.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// The targets agents may reach.
+    #[serde(default)]
+    pub connections: Vec<ConnectionConfig>,
+}
+
+/// The gateway's listeners.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listeners {
+    /// Agents' traffic.
+    pub data: ListenerConfig,
+    /// The control API (`/api/v1`, `/healthz`, `/readyz`, `/metrics`).
+    pub control: ListenerConfig,
+    /// Connectors attach here. Reserved: the tunnel is not served yet.
+    pub tunnel: Option<ListenerConfig>,
+}
+
+/// One listening socket.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    /// Address and port; port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// TLS certificate and key; required unless `addr` is a loopback address.
+    pub tls: Option<TlsConfig>,
+}
+
+/// PEM files for a TLS listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// Limits that protect the gateway from slow, large or hostile agents.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request head (request line and headers); larger: 431.
+    pub max_header_bytes: ByteSize,
+    /// Most header fields in one request; more: 431.
+    pub max_headers: usize,
+    /// Longest request target; longer: 414.
+    pub max_uri_len: usize,
+    /// Largest request body; larger: 413.
+    pub max_request_body: ByteSize,
+    /// Time allowed to receive a request head, and the keep-alive idle time of an
+    /// HTTP/1.1 connection; then the connection closes (408 if a request had begun).
+    #[serde(with = "units::duration")]
+    pub header_timeout: Duration,
+    /// Longest pause while receiving a request body; then 408.
+    #[serde(with = "units::duration")]
+    pub body_timeout: Duration,
+    /// Time allowed for the upstream to start its response; then 504.
+    #[serde(with = "units::duration")]
+    pub upstream_timeout: Duration,
+    /// Most connections open at once on the data listener; more wait in the backlog.
+    pub max_connections: usize,
+    /// HTTP/2: most concurrent streams per connection.
+    pub h2_max_concurrent_streams: u32,
+    /// HTTP/2: most streams an agent may reset before they are answered, per
+    /// connection (rapid-reset, CVE-2023-44487); beyond it the connection is closed.
+    pub h2_max_pending_reset_streams: usize,
+    /// How long shutdown waits for in-flight requests before closing them.
+    #[serde(with = "units::duration")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_header_bytes: ByteSize(64 * 1024),
+            max_headers: 100,
+            max_uri_len: 8192,
+            max_request_body: ByteSize(32 * 1024 * 1024),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            upstream_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+            h2_max_concurrent_streams: 100,
+            h2_max_pending_reset_streams: 20,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `json` (one object per line, the default) or `text`.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `portcullis_gateway=debug,info`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: LogFormat::Json, level: "info".into() }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// A named target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionConfig {
+    /// The name agents use: the first path segment (`/{name}/…`). Lowercase letters,
+    /// digits and `-`.
+    pub name: String,
+    /// What the target is.
+    #[serde(default)]
+    pub kind: ConnectionKind,
+    /// The upstream base URL (`https://management.azure.com`); a path here is prefixed
+    /// to every forwarded path.
+    pub upstream: url::Url,
+    /// Host names that route to this connection without a path prefix (the agent
+    /// addresses the gateway as this host).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Rewrite absolute URLs that point at the upstream (`Location`,
+    /// `Azure-AsyncOperation`, `nextLink` in JSON) to the gateway's own address.
+    #[serde(default = "yes")]
+    pub rewrite_urls: bool,
+    /// Extra PEM CA certificates to trust for this upstream (tests, private CAs).
+    pub upstream_ca: Option<PathBuf>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The kinds of connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectionKind {
+    /// Any HTTP API.
+    #[default]
+    Http,
+    /// Azure Resource Manager.
+    AzureArm,
+    /// Azure Storage (blob, queue, table, file).
+    AzureStorage,
+}
+
+impl ConnectionKind {
+    /// The kind's name as written in config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionKind::Http => "http",
+            ConnectionKind::AzureArm => "azure-arm",
+            ConnectionKind::AzureStorage => "azure-storage",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

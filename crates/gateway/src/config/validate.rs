@@ -1,0 +1,106 @@
+//! Checks that go beyond types: the rules a config must keep to start safely.
+
+use std::collections::HashSet;
+
+use super::{Config, ListenerConfig};
+
+/// Connection names the data listener keeps for itself.
+const RESERVED_NAMES: &[&str] = &["metadata", "msi", "api", "healthz", "readyz", "metrics"];
+
+impl Config {
+    /// Returns every problem as (dotted key, reason); empty means valid.
+    pub(crate) fn validate(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        let mut bad = |key: String, reason: String| problems.push((key, reason));
+
+        let listeners = [
+            ("listeners.data", Some(&self.listeners.data)),
+            ("listeners.control", Some(&self.listeners.control)),
+            ("listeners.tunnel", self.listeners.tunnel.as_ref()),
+        ];
+        for (key, listener) in listeners {
+            if let Some(ListenerConfig { addr, tls: None }) = listener {
+                if !addr.ip().is_loopback() {
+                    bad(
+                        format!("{key}.addr"),
+                        format!(
+                            "{addr} is not a loopback address and no TLS is configured: agents' tokens would \
+                             cross the network in clear text; set {key}.tls or listen on 127.0.0.1"
+                        ),
+                    );
+                }
+            }
+        }
+
+        let l = &self.limits;
+        if l.max_header_bytes.0 < 8192 {
+            bad("limits.max_header_bytes".into(), "must be at least 8KiB".into());
+        }
+        if l.max_headers == 0 {
+            bad("limits.max_headers".into(), "must be at least 1".into());
+        }
+        if l.max_uri_len < 256 {
+            bad("limits.max_uri_len".into(), "must be at least 256".into());
+        }
+        if l.h2_max_concurrent_streams == 0 {
+            bad("limits.h2_max_concurrent_streams".into(), "must be at least 1".into());
+        }
+        if l.max_connections == 0 {
+            bad("limits.max_connections".into(), "must be at least 1".into());
+        }
+
+        let mut names = HashSet::new();
+        let mut hosts = HashSet::new();
+        for (i, c) in self.connections.iter().enumerate() {
+            let key = |field: &str| format!("connections[{i}].{field}");
+            let valid_name = !c.name.is_empty()
+                && c.name.len() <= 63
+                && c.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !c.name.starts_with('-');
+            if !valid_name {
+                bad(key("name"), format!("`{}` must be 1-63 lowercase letters, digits or '-'", c.name));
+            } else if RESERVED_NAMES.contains(&c.name.as_str()) {
+                bad(key("name"), format!("`{}` is reserved by the gateway; choose another name", c.name));
+            } else if !names.insert(c.name.as_str()) {
+                bad(key("name"), format!("`{}` is used by an earlier connection", c.name));
+            }
+            let u = &c.upstream;
+            if !matches!(u.scheme(), "http" | "https") {
+                bad(
+                    key("upstream"),
+                    format!("scheme `{}` is not supported; use https:// (or http://)", u.scheme()),
+                );
+            }
+            if u.host_str().is_none() {
+                bad(key("upstream"), "must name a host".into());
+            }
+            if !u.username().is_empty() || u.password().is_some() {
+                bad(
+                    key("upstream"),
+                    "must not carry credentials: the gateway never holds a target's secret (the connector does)"
+                        .into(),
+                );
+            }
+            if u.query().is_some() || u.fragment().is_some() {
+                bad(key("upstream"), "must not have a query or fragment".into());
+            }
+            for (j, h) in c.hosts.iter().enumerate() {
+                let valid = !h.is_empty()
+                    && h.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':'))
+                    && h.to_ascii_lowercase() == *h;
+                if !valid {
+                    bad(
+                        format!("connections[{i}].hosts[{j}]"),
+                        format!("`{h}` is not a lowercase host name"),
+                    );
+                } else if !hosts.insert(h.as_str()) {
+                    bad(
+                        format!("connections[{i}].hosts[{j}]"),
+                        format!("`{h}` is claimed by another connection"),
+                    );
+                }
+            }
+        }
+        problems
+    }
+}

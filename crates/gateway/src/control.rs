@@ -1,0 +1,83 @@
+//! The control listener: health, readiness and metrics today; the `/api/v1` control API
+//! (access requests, approvals, sessions, audit) joins here with later issues.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use http_body_util::BodyExt;
+use portcullis_store::Store;
+use serde_json::json;
+
+use crate::listener::Handler;
+use crate::metrics::Metrics;
+
+/// Shared state of the control API.
+pub(crate) struct ControlState {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) draining: AtomicBool,
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready means: not draining, and the store accepts a write now. A gateway that cannot
+/// record must not receive traffic (fail closed).
+async fn readyz(State(state): State<Arc<ControlState>>) -> impl IntoResponse {
+    if state.draining.load(Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "draining" })));
+    }
+    match state.store.health().await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "store": state.store.backend() }))),
+        Err(e) => {
+            tracing::error!(error = %e, "store health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(
+                    json!({ "status": "unavailable", "store": state.store.backend(), "reason": e.reason.code() }),
+                ),
+            )
+        }
+    }
+}
+
+async fn metrics(State(state): State<Arc<ControlState>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        state.metrics.render(),
+    )
+}
+
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "error": { "code": "not_found", "message": "no such control endpoint" } })),
+    )
+}
+
+/// The control API as a listener handler.
+pub(crate) fn handler(state: Arc<ControlState>) -> Handler {
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(state);
+    Arc::new(move |_info, req| {
+        let router = router.clone();
+        Box::pin(async move {
+            use tower::ServiceExt;
+            let resp = match router.oneshot(req.map(axum::body::Body::new)).await {
+                Ok(resp) => resp,
+                Err(never) => match never {},
+            };
+            resp.map(|b| b.map_err(Into::into).boxed_unsync())
+        })
+    })
+}

@@ -1,0 +1,133 @@
+//! Errors of the data path, and the one place they become HTTP responses.
+//!
+//! The agent gets a stable JSON body, `{"error":{"code":…,"message":…}}`, whose `code`
+//! it can act on. Internal detail (upstream addresses, I/O errors) goes to the log only.
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+use portcullis_canonical::CanonError;
+
+use crate::body::{full, ProxyBody};
+
+/// Everything that can stop a request on the data path.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The canonicalizer refused the request as ambiguous or oversized.
+    #[error("refused by canonicalization: {0}")]
+    Canon(#[from] CanonError),
+    /// The request body is larger than `limits.max_request_body`.
+    #[error("request body exceeds {limit} bytes")]
+    BodyTooLarge {
+        /// The configured limit.
+        limit: u64,
+    },
+    /// The agent paused sending its body for longer than `limits.body_timeout`.
+    #[error("request body stalled")]
+    BodyTimeout,
+    /// No connection matches the path prefix or host.
+    #[error("no connection matches the request")]
+    NoConnection,
+    /// The upstream could not be reached or failed mid-request.
+    #[error("upstream failed: {0}")]
+    Upstream(String),
+    /// The upstream did not start answering within `limits.upstream_timeout`.
+    #[error("upstream did not answer in time")]
+    UpstreamTimeout,
+    /// The gateway is shutting down.
+    #[error("gateway is shutting down")]
+    ShuttingDown,
+}
+
+/// Stable, `Copy` reason for logs, metrics and the response `code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// See [`GatewayError::Canon`]; the canonical reason is more specific.
+    Canon(portcullis_canonical::Reason),
+    /// 413.
+    BodyTooLarge,
+    /// 408.
+    BodyTimeout,
+    /// 404.
+    NoConnection,
+    /// 502.
+    UpstreamFailed,
+    /// 504.
+    UpstreamTimeout,
+    /// 503.
+    ShuttingDown,
+}
+
+impl Reason {
+    /// The stable code in the agent-facing body.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::Canon(r) => r.code(),
+            Reason::BodyTooLarge => "body_too_large",
+            Reason::BodyTimeout => "body_timeout",
+            Reason::NoConnection => "unknown_connection",
+            Reason::UpstreamFailed => "upstream_failed",
+            Reason::UpstreamTimeout => "upstream_timeout",
+            Reason::ShuttingDown => "shutting_down",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Reason::Canon(r) => StatusCode::from_u16(r.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            Reason::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Reason::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Reason::NoConnection => StatusCode::NOT_FOUND,
+            Reason::UpstreamFailed => StatusCode::BAD_GATEWAY,
+            Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Reason::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl GatewayError {
+    /// The stable reason.
+    pub fn reason(&self) -> Reason {
+        match self {
+            GatewayError::Canon(e) => Reason::Canon(e.reason),
+            GatewayError::BodyTooLarge { .. } => Reason::BodyTooLarge,
+            GatewayError::BodyTimeout => Reason::BodyTimeout,
+            GatewayError::NoConnection => Reason::NoConnection,
+            GatewayError::Upstream(_) => Reason::UpstreamFailed,
+            GatewayError::UpstreamTimeout => Reason::UpstreamTimeout,
+            GatewayError::ShuttingDown => Reason::ShuttingDown,
+        }
+    }
+
+    /// What the agent is told: specific about the rule, silent about internals.
+    fn public_message(&self) -> String {
+        match self {
+            GatewayError::Canon(e) => format!("the request is ambiguous and was not forwarded: {}", e.message),
+            GatewayError::BodyTooLarge { limit } => format!("the request body is larger than {limit} bytes"),
+            GatewayError::BodyTimeout => "the request body stopped arriving; send it without pauses".into(),
+            GatewayError::NoConnection => {
+                "no connection matches this request: address it as /{connection}/… or by a host the connection \
+                 claims"
+                    .into()
+            }
+            GatewayError::Upstream(_) => "the target could not be reached or failed; try again later".into(),
+            GatewayError::UpstreamTimeout => "the target did not answer in time".into(),
+            GatewayError::ShuttingDown => "the gateway is shutting down; retry against another replica".into(),
+        }
+    }
+
+    /// The agent-facing response. The only place data-path errors become HTTP.
+    pub(crate) fn into_response(self) -> Response<ProxyBody> {
+        error_response(self.reason(), &self.public_message())
+    }
+}
+
+/// A JSON error response with a stable code.
+pub(crate) fn error_response(reason: Reason, message: &str) -> Response<ProxyBody> {
+    let body = serde_json::json!({ "error": { "code": reason.code(), "message": message } });
+    let mut resp = Response::new(full(Bytes::from(body.to_string())));
+    *resp.status_mut() = reason.status();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}

@@ -1,0 +1,175 @@
+//! The data path, top to bottom (DESIGN.md, "How a request flows").
+//!
+//! Each numbered step is a named function with its own error; errors become responses
+//! in exactly one place ([`GatewayError::into_response`]).
+//!
+//! Built so far: 1 limits & canonicalize, 3 route, 8 forward, 9 response (URL
+//! rewriting). Steps 2 (authenticate), 4 (access check), 5–6 (classify, guardrails),
+//! 7 (durable record) and masking in 9 arrive with the identity, access, guardrail,
+//! audit and masking issues, each as one call in [`run`]. Until then this gateway
+//! forwards without authenticating and must not be exposed to untrusted agents.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use http::request::Parts;
+use http::{HeaderValue, Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use portcullis_canonical::{CanonicalRequest, Limits};
+
+use crate::body::{GuardedBody, ProxyBody};
+use crate::config::LimitsConfig;
+use crate::error::GatewayError;
+use crate::forward::{forward, Outbound};
+use crate::headers::strip_hop_by_hop;
+use crate::metrics::Metrics;
+use crate::rewrite::{RewriteBody, URL_HEADERS};
+use crate::route::{Routed, Routes};
+
+/// Everything the data path needs, shared by all connections.
+pub(crate) struct DataPlane {
+    pub(crate) routes: Routes,
+    pub(crate) limits: LimitsConfig,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+/// Facts about the agent's connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnInfo {
+    pub(crate) peer: SocketAddr,
+    pub(crate) local: SocketAddr,
+    pub(crate) scheme: &'static str,
+}
+
+/// What the steps learn, for the access log and metrics.
+#[derive(Default)]
+struct RequestLog {
+    connection: Option<String>,
+}
+
+/// Handles one request: runs the pipeline, renders any error, records metrics.
+pub(crate) async fn handle(
+    dp: Arc<DataPlane>,
+    info: ConnInfo,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let mut log = RequestLog::default();
+    let resp = match run(&dp, info, req, &mut log).await {
+        Ok(resp) => resp,
+        Err(err) => {
+            let reason = err.reason();
+            tracing::warn!(code = reason.code(), detail = %err, peer = %info.peer, "request refused");
+            dp.metrics.refused(reason.code());
+            err.into_response()
+        }
+    };
+    let connection = log.connection.as_deref().unwrap_or("");
+    dp.metrics.observe(connection, resp.status().as_u16(), started.elapsed());
+    tracing::info!(
+        %method,
+        connection,
+        status = resp.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    resp
+}
+
+async fn run(
+    dp: &DataPlane,
+    info: ConnInfo,
+    req: Request<Incoming>,
+    log: &mut RequestLog,
+) -> Result<Response<ProxyBody>, GatewayError> {
+    let (parts, body) = req.into_parts();
+
+    // 1. Limits and canonicalization: one parse; ambiguity refused.
+    let canonical = canonicalize(dp, &parts)?;
+    let body = guard_body(&dp.limits, &parts, body)?;
+
+    // 3. Route to a connection.
+    let agent_host = agent_host(&parts, info);
+    let routed = dp.routes.route(&agent_host, &canonical.target, info.scheme)?;
+    log.connection = Some(routed.connection.name.clone());
+
+    // 8. Forward the canonical request.
+    let outbound = Outbound {
+        method: canonical.method,
+        headers: parts.headers,
+        body,
+        peer: info.peer,
+        scheme: info.scheme,
+        agent_host,
+    };
+    let upstream = forward(&routed, outbound, dp.limits.upstream_timeout).await?;
+
+    // 9. The response, streamed back.
+    Ok(respond(&routed, upstream))
+}
+
+/// Step 1a.
+fn canonicalize(dp: &DataPlane, parts: &Parts) -> Result<CanonicalRequest, GatewayError> {
+    Ok(CanonicalRequest::from_parts(parts, Limits { max_uri_len: dp.limits.max_uri_len })?)
+}
+
+/// Step 1b: refuse a declared oversize body at once; guard a streamed one.
+fn guard_body(limits: &LimitsConfig, parts: &Parts, body: Incoming) -> Result<ProxyBody, GatewayError> {
+    let limit = limits.max_request_body.0;
+    let declared =
+        parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(GatewayError::BodyTooLarge { limit });
+    }
+    Ok(GuardedBody::new(body, limit, limits.body_timeout).boxed_unsync())
+}
+
+/// The authority the agent addressed: `Host`, else HTTP/2 `:authority`, else the
+/// listener's own address.
+fn agent_host(parts: &Parts, info: ConnInfo) -> String {
+    parts
+        .headers
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()))
+        .unwrap_or_else(|| info.local.to_string())
+}
+
+/// Step 9: hop-by-hop headers removed, upstream URLs rewritten to the gateway.
+fn respond(routed: &Routed, upstream: Response<Incoming>) -> Response<ProxyBody> {
+    let (mut parts, body) = upstream.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    let Some(rewrite) = &routed.connection.rewrite else {
+        return Response::from_parts(parts, body.map_err(Into::into).boxed_unsync());
+    };
+    for name in URL_HEADERS {
+        let new = parts
+            .headers
+            .get(*name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| rewrite.header_value(v, &routed.agent_base))
+            .and_then(|v| HeaderValue::from_str(&v).ok());
+        if let Some(v) = new {
+            parts.headers.insert(*name, v);
+        }
+    }
+    let identity =
+        parts.headers.get(CONTENT_ENCODING).is_none_or(|v| v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    let json = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(is_json);
+    if identity && json {
+        parts.headers.remove(CONTENT_LENGTH);
+        let body = RewriteBody::new(body, rewrite.body(&routed.agent_base));
+        return Response::from_parts(parts, body.boxed_unsync());
+    }
+    Response::from_parts(parts, body.map_err(Into::into).boxed_unsync())
+}
+
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
+}

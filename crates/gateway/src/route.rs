@@ -1,0 +1,91 @@
+//! Step 3 of the pipeline: which connection a request is for, by `Host` (when a
+//! connection claims the host) or by the first path segment (`/{connection}/…`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use portcullis_canonical::CanonicalTarget;
+
+use crate::config::ConnectionConfig;
+use crate::error::GatewayError;
+use crate::forward::UpstreamClient;
+use crate::rewrite::UrlRewrite;
+
+/// A connection as the data path uses it.
+pub(crate) struct Connection {
+    pub(crate) name: String,
+    /// `scheme://authority` plus the upstream's base path without a trailing `/`.
+    pub(crate) upstream_base: String,
+    /// The upstream's `Host` header value.
+    pub(crate) upstream_authority: String,
+    pub(crate) rewrite: Option<UrlRewrite>,
+    pub(crate) client: UpstreamClient,
+}
+
+impl Connection {
+    pub(crate) fn new(config: &ConnectionConfig, client: UpstreamClient) -> Self {
+        let u = &config.upstream;
+        let mut authority = u.host_str().unwrap_or_default().to_owned();
+        if let Some(port) = u.port() {
+            authority.push_str(&format!(":{port}"));
+        }
+        let upstream_base = format!("{}://{}{}", u.scheme(), authority, u.path().trim_end_matches('/'));
+        Connection {
+            name: config.name.clone(),
+            upstream_base,
+            upstream_authority: authority,
+            rewrite: config.rewrite_urls.then(|| UrlRewrite::new(u)),
+            client,
+        }
+    }
+}
+
+/// The result of routing: the connection, the target to forward, and the base URL at
+/// which the agent sees this connection (for URL rewriting).
+pub(crate) struct Routed {
+    pub(crate) connection: Arc<Connection>,
+    pub(crate) target: CanonicalTarget,
+    pub(crate) agent_base: String,
+}
+
+/// All connections, indexed by name and by claimed host.
+#[derive(Default)]
+pub(crate) struct Routes {
+    by_name: HashMap<String, Arc<Connection>>,
+    by_host: HashMap<String, Arc<Connection>>,
+}
+
+impl Routes {
+    pub(crate) fn insert(&mut self, connection: Connection, hosts: &[String]) {
+        let connection = Arc::new(connection);
+        for h in hosts {
+            self.by_host.insert(h.clone(), connection.clone());
+        }
+        self.by_name.insert(connection.name.clone(), connection);
+    }
+
+    /// Routes a canonical target. `host` is the authority the agent addressed.
+    pub(crate) fn route(
+        &self,
+        host: &str,
+        target: &CanonicalTarget,
+        scheme: &str,
+    ) -> Result<Routed, GatewayError> {
+        let host_lower = host.to_ascii_lowercase();
+        let host_only = host_lower.rsplit_once(':').map(|(h, _)| h).unwrap_or(&host_lower);
+        if let Some(c) = self.by_host.get(&host_lower).or_else(|| self.by_host.get(host_only)) {
+            return Ok(Routed {
+                connection: c.clone(),
+                target: target.clone(),
+                agent_base: format!("{scheme}://{host}"),
+            });
+        }
+        let first = target.segments().first().ok_or(GatewayError::NoConnection)?;
+        let c = self.by_name.get(first.as_str()).ok_or(GatewayError::NoConnection)?;
+        Ok(Routed {
+            connection: c.clone(),
+            target: target.without_prefix(1),
+            agent_base: format!("{scheme}://{host}/{first}"),
+        })
+    }
+}

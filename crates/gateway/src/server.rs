@@ -1,0 +1,201 @@
+//! Starting and stopping the gateway.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use portcullis_store::{SqliteStore, Store, StoreError};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, ListenerConfig};
+use crate::control::{self, ControlState};
+use crate::forward::build_client;
+use crate::listener::{self, Bound, Handler};
+use crate::metrics::Metrics;
+use crate::pipeline::{self, DataPlane};
+use crate::route::{Connection, Routes};
+use crate::tls;
+
+/// Why the gateway could not start. Each variant names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened or migrated.
+    #[error("store in {data_dir}: {source}")]
+    Store {
+        /// The data directory.
+        data_dir: String,
+        /// The store's error.
+        source: StoreError,
+    },
+    /// A listener could not bind.
+    #[error("listeners.{listener}: cannot listen on {addr}: {source}")]
+    Bind {
+        /// Which listener.
+        listener: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A listener's TLS files are unusable.
+    #[error("listeners.{listener}.tls: {detail}")]
+    Tls {
+        /// Which listener.
+        listener: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A connection's upstream client could not be built.
+    #[error("connections `{connection}`: {detail}")]
+    Upstream {
+        /// The connection.
+        connection: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// A started gateway. Dropping it does not stop it; call [`RunningGateway::shutdown`].
+pub struct RunningGateway {
+    data_addr: SocketAddr,
+    data_scheme: &'static str,
+    control_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    control: Arc<ControlState>,
+    store: Arc<SqliteStore>,
+}
+
+impl RunningGateway {
+    /// The data listener's bound address (agents).
+    pub fn data_addr(&self) -> SocketAddr {
+        self.data_addr
+    }
+
+    /// The data listener's base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn data_url(&self) -> String {
+        format!("{}://{}", self.data_scheme, self.data_addr)
+    }
+
+    /// The control listener's bound address.
+    pub fn control_addr(&self) -> SocketAddr {
+        self.control_addr
+    }
+
+    /// The store, for wiring the crates that own tables in it.
+    pub fn store(&self) -> Arc<SqliteStore> {
+        self.store.clone()
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to `limits.shutdown_grace`),
+    /// then returns.
+    pub async fn shutdown(self) {
+        self.control.draining.store(true, Ordering::Relaxed);
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Runs until the process receives SIGTERM or Ctrl-C, then shuts down gracefully.
+    pub async fn run_until_signal(self) {
+        wait_for_signal().await;
+        tracing::info!("shutdown signal received; draining");
+        self.shutdown().await;
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn bind(name: &'static str, cfg: &ListenerConfig) -> Result<Bound, StartError> {
+    let tls = match &cfg.tls {
+        Some(t) => Some(tls::acceptor(t).map_err(|detail| StartError::Tls { listener: name, detail })?),
+        None => None,
+    };
+    let tcp = TcpListener::bind(cfg.addr).await.map_err(|source| StartError::Bind {
+        listener: name,
+        addr: cfg.addr,
+        source,
+    })?;
+    let addr =
+        tcp.local_addr().map_err(|source| StartError::Bind { listener: name, addr: cfg.addr, source })?;
+    Ok(Bound { name, tcp, tls, addr })
+}
+
+/// Opens the store, binds the listeners and starts serving.
+pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
+    let store = SqliteStore::open(&config.data_dir)
+        .await
+        .map_err(|source| StartError::Store { data_dir: config.data_dir.display().to_string(), source })?;
+    let store = Arc::new(store);
+
+    let mut routes = Routes::default();
+    for c in &config.connections {
+        let client = build_client(c.upstream_ca.as_deref())
+            .map_err(|detail| StartError::Upstream { connection: c.name.clone(), detail })?;
+        routes.insert(Connection::new(c, client), &c.hosts);
+    }
+    let metrics = Arc::new(Metrics::new());
+    let data_plane = Arc::new(DataPlane { routes, limits: config.limits.clone(), metrics: metrics.clone() });
+
+    let data = bind("data", &config.listeners.data).await?;
+    let control = bind("control", &config.listeners.control).await?;
+    let (data_addr, control_addr) = (data.addr, control.addr);
+    let data_scheme = if data.tls.is_some() { "https" } else { "http" };
+
+    let control_state = Arc::new(ControlState {
+        store: store.clone() as Arc<dyn Store>,
+        metrics,
+        draining: std::sync::atomic::AtomicBool::new(false),
+    });
+    let data_handler: Handler =
+        Arc::new(move |info, req| Box::pin(pipeline::handle(data_plane.clone(), info, req)));
+    let (stop, stopped) = watch::channel(false);
+    let limits = config.limits.clone();
+    let tasks = vec![
+        tokio::spawn(listener::serve(
+            data,
+            data_handler,
+            limits.clone(),
+            limits.max_connections,
+            stopped.clone(),
+        )),
+        tokio::spawn(listener::serve(
+            control,
+            control::handler(control_state.clone()),
+            limits,
+            1024,
+            stopped,
+        )),
+    ];
+    tracing::info!(
+        data = %data_addr,
+        control = %control_addr,
+        gateway_id = store.gateway_id(),
+        connections = config.connections.len(),
+        "gateway started"
+    );
+    Ok(RunningGateway { data_addr, data_scheme, control_addr, stop, tasks, control: control_state, store })
+}
