@@ -221,6 +221,13 @@ async fn subscriptions_and_storage_keys() -> anyhow::Result<()> {
         .await?;
     assert_eq!((status, code(&body)), (404, "SubscriptionNotFound"));
 
+    let (_, _, tenants) = w.call(Method::GET, "/tenants?api-version=2022-12-01", None).await?;
+    assert_eq!(tenants["value"][0]["tenantId"], TID);
+    let (_, _, resources) = w
+        .call(Method::GET, &format!("/subscriptions/{SUB}/resourceGroups/rg-data/resources?{V}"), None)
+        .await?;
+    assert_eq!(resources["value"][0]["type"], "Microsoft.Storage/storageAccounts");
+    assert_eq!(resources["value"][0]["name"], "stdata01");
     let acct = format!(
         "/subscriptions/{SUB}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/stdata01"
     );

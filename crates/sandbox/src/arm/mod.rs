@@ -7,6 +7,7 @@
 mod auth;
 mod batch;
 mod deployments;
+mod generic;
 mod http_handler;
 mod metadata;
 mod operations;

@@ -5,7 +5,7 @@ use http::{HeaderMap, Method};
 
 use super::http_handler::ArmRequest;
 use super::response::ArmResponse;
-use super::{batch, deployments, operations, resource_groups, role_assignments, storage, ArmShared};
+use super::{batch, deployments, generic, operations, resource_groups, role_assignments, storage, ArmShared};
 
 /// Routes one authenticated request with a valid `api-version`.
 pub(crate) fn dispatch(shared: &ArmShared, req: &ArmRequest<'_>, headers: &HeaderMap) -> ArmResponse {
@@ -21,6 +21,11 @@ pub(crate) fn dispatch(shared: &ArmShared, req: &ArmRequest<'_>, headers: &Heade
             Method::POST => batch::handle(shared, req, headers),
             _ => ArmResponse::method_not_allowed(&req.method),
         },
+        ["tenants"] => get_only(req, || generic::tenants(shared, req)),
+        ["subscriptions", _, "resources"] => get_only(req, || generic::resources(shared, req, segs[1], None)),
+        ["subscriptions", _, "resourcegroups", _, "resources"] => {
+            get_only(req, || generic::resources(shared, req, segs[1], Some(segs[3])))
+        }
         ["subscriptions"] => get_only(req, || resource_groups::list_subscriptions(shared, req)),
         ["subscriptions", _] => get_only(req, || resource_groups::get_subscription(shared, segs[1])),
         ["subscriptions", _, "resourcegroups"] => {
