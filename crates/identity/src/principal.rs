@@ -13,7 +13,12 @@ const MAX_DELEGATION: usize = 8;
 /// Most groups, roles or scopes kept from one token.
 const MAX_LIST: usize = 1024;
 
-/// Whether the principal is an AI agent (a workload) or a person.
+/// Whether the principal is an AI agent (a workload) or a person. Decided from the token:
+/// Entra's `idtyp` (`app` or `user`) when present; otherwise an agent when the subject is
+/// the token's own client (`azp`/`appid`/`client_id`, as in client-credentials tokens) or
+/// the token has neither delegated scopes nor a user-name claim (`upn`,
+/// `preferred_username`, `email`, `unique_name`); a person otherwise. Grant tokens are
+/// always presented by agents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PrincipalKind {
