@@ -21,7 +21,7 @@ mod keys;
 pub mod peers;
 mod server;
 
-pub use arm::{FakeArm, FakeArmBuilder, ReceivedRequest, StorageAccount, ARM_AUDIENCE};
+pub use arm::{BuiltInRole, FakeArm, FakeArmBuilder, ReceivedRequest, StorageAccount, ARM_AUDIENCE};
 pub use entra::{
     issuer_for, Agent, ClientCertificate, FakeEntra, FakeEntraBuilder, Human, TokenSpec, TokenVersion,
 };

@@ -396,3 +396,61 @@ async fn received_records_body_hash_and_nothing_else_arrives() -> anyhow::Result
     assert!(w.arm.received().is_empty());
     Ok(())
 }
+
+#[tokio::test]
+async fn rbac_enforcement_answers_authorization_failed() -> anyhow::Result<()> {
+    use portcullis_sandbox::BuiltInRole;
+    let rg_scope = format!("/subscriptions/{SUB}/resourceGroups/rg-data");
+    let w = world(|b| {
+        b.storage_account(StorageAccount::new("rg-data", "stdata01"))
+            .resource_group("rg-other", "westeurope")
+            .enforce_rbac()
+            .role_assignment(&rg_scope, BuiltInRole::Reader, "reader-oid")
+            .role_assignment(format!("/subscriptions/{SUB}"), BuiltInRole::Owner, "agent-oid")
+    })
+    .await?;
+    let as_oid = |oid: &str| -> anyhow::Result<String> {
+        let mut s = TokenSpec::new(TID, ARM_AUDIENCE, oid);
+        s.object_id = Some(oid.into());
+        Ok(format!("Bearer {}", w.idp.mint(&s)?))
+    };
+    let reader = as_oid("reader-oid")?;
+    let acct = format!("{rg_scope}/providers/Microsoft.Storage/storageAccounts/stdata01");
+    assert_eq!(w.raw(Some(&reader), &format!("{acct}?{V}")).await?.0, 200);
+    let (status, body) =
+        w.raw(Some(&reader), &format!("/subscriptions/{SUB}/resourceGroups/rg-other?{V}")).await?;
+    assert_eq!((status, code(&body)), (403, "AuthorizationFailed"));
+
+    let list_keys = |auth: String| {
+        let url = format!("{}{acct}/listKeys?api-version=2023-05-01", w.arm.url());
+        let http = w.http.clone();
+        async move {
+            let r = http.post(url).header("authorization", auth).send().await?;
+            Ok::<_, anyhow::Error>((r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null)))
+        }
+    };
+    let (status, body) = list_keys(reader.clone()).await?;
+    assert_eq!((status, code(&body)), (403, "AuthorizationFailed"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("Microsoft.Storage/storageAccounts/listKeys/action"));
+    assert_eq!(list_keys(as_oid("stranger-oid")?).await?.0, 403);
+
+    // The owner (the world's default token) grants Contributor; the reader can now list keys.
+    let ra = format!("{rg_scope}/providers/Microsoft.Authorization/roleAssignments/5d1e6f3a-0d3b-4f0e-9c1b-2a3b4c5d6e7f?api-version=2022-04-01");
+    let role = format!(
+        "/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{}",
+        BuiltInRole::Contributor.guid()
+    );
+    let (status, _, _) = w
+        .call(
+            Method::PUT,
+            &ra,
+            Some(json!({"properties": {"roleDefinitionId": role, "principalId": "reader-oid"}})),
+        )
+        .await?;
+    assert_eq!(status, 201);
+    assert_eq!(list_keys(reader).await?.0, 200);
+    Ok(())
+}

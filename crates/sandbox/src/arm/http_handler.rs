@@ -13,7 +13,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
 use super::auth::{self, Caller};
 use super::response::ArmResponse;
-use super::{metadata, routes, ArmShared};
+use super::{metadata, rbac, routes, ArmShared};
 
 const MAX_BODY: usize = 8 * 1024 * 1024;
 
@@ -150,6 +150,11 @@ pub(crate) fn respond(
             )
         }
         Some(_) => {}
+    }
+    if shared.enforce_rbac {
+        if let Err(denied) = rbac::authorize(shared, method, path, &caller) {
+            return denied;
+        }
     }
     let req = ArmRequest { method: method.clone(), path, query, body, caller };
     routes::dispatch(shared, &req, headers)

@@ -12,6 +12,7 @@ mod http_handler;
 mod metadata;
 mod operations;
 mod paging;
+mod rbac;
 mod resource_groups;
 mod response;
 mod role_assignments;
@@ -23,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 pub use auth::ARM_AUDIENCE;
 pub use http_handler::ReceivedRequest;
+pub use rbac::BuiltInRole;
 pub use state::StorageAccount;
 
 use crate::entra::{EntraShared, FakeEntra};
@@ -44,6 +46,7 @@ pub(crate) struct ArmShared {
     pub(crate) polls_before_done: u32,
     pub(crate) retry_after_secs: u32,
     pub(crate) clock_skew_secs: u64,
+    pub(crate) enforce_rbac: bool,
 }
 
 impl ArmShared {
@@ -70,6 +73,8 @@ pub struct FakeArmBuilder {
     retry_after_secs: u32,
     clock_skew_secs: u64,
     seed_defaults: bool,
+    enforce_rbac: bool,
+    role_assignments: Vec<(String, BuiltInRole, String)>,
 }
 
 impl FakeArmBuilder {
@@ -140,6 +145,25 @@ impl FakeArmBuilder {
         self
     }
 
+    /// Enforces Azure RBAC: callers need a role assignment covering each request, or get
+    /// 403 `AuthorizationFailed`. Default: any valid token may do anything.
+    pub fn enforce_rbac(mut self) -> Self {
+        self.enforce_rbac = true;
+        self
+    }
+
+    /// Seeds a role assignment of `role` at `scope` (e.g. `/subscriptions/{id}` or
+    /// `/subscriptions/{id}/resourceGroups/{rg}`) for the principal object id.
+    pub fn role_assignment(
+        mut self,
+        scope: impl Into<String>,
+        role: BuiltInRole,
+        principal_oid: impl Into<String>,
+    ) -> Self {
+        self.role_assignments.push((scope.into(), role, principal_oid.into()));
+        self
+    }
+
     /// Binds `127.0.0.1:0` and starts serving.
     pub async fn start(self) -> Result<FakeArm> {
         let bound = Bound::loopback().await?;
@@ -155,6 +179,7 @@ impl FakeArmBuilder {
             polls_before_done: self.polls_before_done,
             retry_after_secs: self.retry_after_secs,
             clock_skew_secs: self.clock_skew_secs,
+            enforce_rbac: self.enforce_rbac,
         });
         let guard = bound.serve(http_handler::router(shared.clone()));
         Ok(FakeArm { shared, _server: guard })
@@ -198,6 +223,9 @@ impl FakeArmBuilder {
             state.storage_accounts.insert(k, account);
         }
         deployments::seed(&mut state);
+        for (scope, role, principal) in &self.role_assignments {
+            role_assignments::seed(&mut state, scope, *role, principal);
+        }
         state
     }
 }
@@ -223,6 +251,8 @@ impl FakeArm {
             retry_after_secs: 1,
             clock_skew_secs: 0,
             seed_defaults: true,
+            enforce_rbac: false,
+            role_assignments: Vec::new(),
         }
     }
 

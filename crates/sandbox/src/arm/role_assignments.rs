@@ -6,8 +6,9 @@ use serde_json::{json, Value};
 
 use super::http_handler::ArmRequest;
 use super::paging::page;
+use super::rbac::BuiltInRole;
 use super::response::ArmResponse;
-use super::state::{now_rfc3339, RoleAssignment};
+use super::state::{now_rfc3339, ArmState, RoleAssignment};
 use super::ArmShared;
 
 const TYPE: &str = "Microsoft.Authorization/roleAssignments";
@@ -97,6 +98,24 @@ pub(crate) fn handle(shared: &ArmShared, req: &ArmRequest<'_>, scope: &[&str], r
         }
         _ => ArmResponse::method_not_allowed(&req.method),
     }
+}
+
+/// Seeds an assignment of `role` at `scope` for `principal`.
+pub(crate) fn seed(state: &mut ArmState, scope: &str, role: BuiltInRole, principal: &str) {
+    let scope = scope.trim_end_matches('/');
+    let sub = scope.split('/').nth(2).unwrap_or_default();
+    let name = uuid::Uuid::new_v4().to_string();
+    let id = format!("{scope}/providers/{TYPE}/{name}");
+    let now = now_rfc3339();
+    let properties = json!({
+        "roleDefinitionId": format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{}", role.guid()),
+        "principalId": principal,
+        "principalType": "ServicePrincipal",
+        "scope": scope,
+        "createdOn": now,
+        "updatedOn": now,
+    });
+    state.role_assignments.insert(id.to_ascii_lowercase(), RoleAssignment { id, name, properties });
 }
 
 fn not_found(name: &str) -> ArmResponse {
