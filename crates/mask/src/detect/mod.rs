@@ -54,6 +54,9 @@ const MIN_BASE64_RUN: usize = 24;
 /// The compiled detectors of one profile.
 pub(crate) struct Scanner {
     prefilter: Option<AhoCorasick>,
+    /// Triggers of one or two bytes (`@`, `==`, `q~`, `.`, `:`): a memchr/memmem check each is
+    /// faster than making every pattern of the automaton's prefilter that short.
+    short_triggers: Vec<(&'static str, u64)>,
     /// Per prefilter pattern: bitmask of the regex detectors it enables.
     enables: Vec<u64>,
     /// Regex detectors that run without a prefilter (custom ones).
@@ -91,6 +94,7 @@ impl Scanner {
     ) -> Result<Self, MaskError> {
         let mut regexes = Vec::new();
         let mut literals: Vec<&'static str> = Vec::new();
+        let mut short_triggers: Vec<(&'static str, u64)> = Vec::new();
         let mut enables: Vec<u64> = Vec::new();
         let mut max_match = MAX_NUMERIC_MATCH;
         let mut min_match = numeric::MIN_NUMERIC_MATCH;
@@ -98,6 +102,14 @@ impl Scanner {
             let Some(hit) = choice.choose(spec.name) else { continue };
             let bit = 1u64 << regexes.len();
             for t in spec.triggers {
+                if let Some(short) = short_triggers.iter_mut().find(|(l, _)| l == t) {
+                    short.1 |= bit;
+                    continue;
+                }
+                if t.len() < 3 {
+                    short_triggers.push((t, bit));
+                    continue;
+                }
                 match literals.iter().position(|l| l == t) {
                     Some(p) => enables[p] |= bit,
                     None => {
@@ -172,6 +184,7 @@ impl Scanner {
         }
         Ok(Self {
             prefilter,
+            short_triggers,
             enables,
             always,
             regexes,
@@ -200,6 +213,11 @@ impl Scanner {
         let mut run = self.always;
         if text.len() < self.min_match {
             return;
+        }
+        for (t, bits) in &self.short_triggers {
+            if run & bits != *bits && contains_ignore_case(text, t.as_bytes()) {
+                run |= bits;
+            }
         }
         if let Some(ac) = &self.prefilter {
             // Most values hold no trigger at all: one fast (SIMD-prefiltered) check first.
@@ -289,6 +307,25 @@ impl Scanner {
                 out.push(f.hit.at(start, i));
             }
         }
+    }
+}
+
+/// Whether `text` contains `needle` (one or two bytes, ASCII case-insensitive).
+fn contains_ignore_case(text: &[u8], needle: &[u8]) -> bool {
+    match *needle {
+        [a] => memchr::memchr2(a.to_ascii_lowercase(), a.to_ascii_uppercase(), text).is_some(),
+        [a, b] => {
+            let mut at = 0;
+            while let Some(k) = memchr::memchr(b, &text[at..]) {
+                let i = at + k;
+                if i > 0 && text[i - 1].eq_ignore_ascii_case(&a) {
+                    return true;
+                }
+                at = i + 1;
+            }
+            false
+        }
+        _ => memchr::memmem::find(text, needle).is_some(),
     }
 }
 
