@@ -214,3 +214,20 @@ async fn local_jwks_never_fetches() {
         other => panic!("unexpected {other}"),
     }
 }
+
+#[tokio::test]
+async fn oversized_key_sets_and_plain_http_elsewhere_are_refused() {
+    let provider = Provider::start(None, json!({"keys": [RSA.jwk()], "pad": "x".repeat(300 * 1024)})).await;
+    let auth = Authenticator::new(vec![provider.config(&provider.url)], None).expect("config");
+    let err = auth.authenticate(&RSA.mint(&claims(&provider.url))).await.expect_err("too big");
+    assert_eq!(err.reason(), Reason::KeysUnavailable);
+    assert_eq!(provider.jwks_hits(), 1, "fetched once, refused for its size");
+
+    // Discovery pointing at a non-loopback plain-http URL is not followed.
+    let provider = Provider::start(None, jwks(&[&RSA])).await;
+    provider.advertise_jwks_uri("http://keys.example.com/jwks");
+    let auth = Authenticator::new(vec![provider.config(&provider.url)], None).expect("config");
+    let err = auth.authenticate(&RSA.mint(&claims(&provider.url))).await.expect_err("http");
+    assert_eq!(err.reason(), Reason::KeysUnavailable);
+    assert_eq!((provider.discovery_hits(), provider.jwks_hits()), (1, 0));
+}

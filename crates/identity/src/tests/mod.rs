@@ -29,6 +29,8 @@ pub(crate) const AUD: &str = "api://portcullis";
 #[derive(Default)]
 struct ProviderState {
     url: Mutex<String>,
+    /// When set, discovery advertises this `jwks_uri` instead of our own `/keys`.
+    jwks_uri: Mutex<Option<String>>,
     issuer: Mutex<String>,
     jwks: Mutex<Value>,
     jwks_hits: AtomicUsize,
@@ -46,7 +48,8 @@ async fn discovery(State(s): State<Arc<ProviderState>>) -> Json<Value> {
     s.discovery_hits.fetch_add(1, Ordering::SeqCst);
     let issuer = s.issuer.lock().map(|i| i.clone()).unwrap_or_default();
     let url = s.url.lock().map(|u| u.clone()).unwrap_or_default();
-    Json(json!({"issuer": issuer, "jwks_uri": format!("{url}/keys")}))
+    let advertised = s.jwks_uri.lock().ok().and_then(|u| u.clone());
+    Json(json!({"issuer": issuer, "jwks_uri": advertised.unwrap_or(format!("{url}/keys"))}))
 }
 
 async fn keys(State(s): State<Arc<ProviderState>>) -> Json<Value> {
@@ -80,6 +83,10 @@ impl Provider {
 
     pub(crate) fn set_jwks(&self, doc: Value) {
         *self.state.jwks.lock().expect("lock") = doc;
+    }
+
+    pub(crate) fn advertise_jwks_uri(&self, uri: &str) {
+        *self.state.jwks_uri.lock().expect("lock") = Some(uri.to_string());
     }
 
     pub(crate) fn jwks_hits(&self) -> usize {
