@@ -167,7 +167,7 @@ impl RuleSet {
             inner: Vec::new(),
             mask_profile: None,
         };
-        match batch::unpack(body, &env.ctx.arm_hosts) {
+        match batch::unpack(body, &env.ctx.arm_origins) {
             Err(why) => {
                 let refused = batch_refusal(why);
                 decision.outcome = refused.outcome;

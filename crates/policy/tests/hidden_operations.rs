@@ -246,3 +246,24 @@ fn policy_check_output_names_decision_action_resource_rule_and_inner() {
     assert_eq!(json["inner"][0]["resource"], delete.as_str());
     assert_eq!(json["inner"][0]["decision"], "review");
 }
+
+#[test]
+fn a_sandbox_arm_origin_can_be_named_for_absolute_batch_urls() {
+    use portcullis_policy::{AzureContext, RequestFacts, Subject};
+    let rules = default_pack();
+    let ctx = AzureContext { arm_origins: vec!["http://127.0.0.1:41234/".to_owned()] };
+    let decide = |url: &str| {
+        let body = batch(&[("DELETE", url)]);
+        let req = RequestFacts { method: "POST", path: "/batch", query: &[], body: Some(body.as_bytes()) };
+        rules.decide_azure(&req, &Subject { groups: &[], level: "x" }, &ctx)
+    };
+    let ok = decide(&format!("http://127.0.0.1:41234{}", rg("a")));
+    assert_eq!(ok.rule_id.as_deref(), Some("azure.rg-delete"));
+    for other in [
+        format!("http://127.0.0.1:41235{}", rg("a")),
+        format!("https://127.0.0.1:41234{}", rg("a")),
+        format!("https://management.azure.com{}", rg("a")),
+    ] {
+        assert_eq!(decide(&other).rule_id.as_deref(), Some("builtin.batch-foreign-host"), "{other}");
+    }
+}

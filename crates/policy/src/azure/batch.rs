@@ -61,24 +61,24 @@ pub(crate) fn is_batch(method: &str, path: &str) -> bool {
 /// one entry (which, strictest-wins, refuses the batch too, but names the entry).
 pub(crate) fn unpack(
     body: Option<&Value>,
-    arm_hosts: &[String],
+    arm_origins: &[String],
 ) -> Result<Vec<Result<InnerRequest, BatchRefusal>>, BatchRefusal> {
     let requests =
         body.and_then(|b| b.get("requests")).and_then(Value::as_array).ok_or(BatchRefusal::Unreadable)?;
     if requests.len() > MAX_BATCH_REQUESTS {
         return Err(BatchRefusal::TooMany);
     }
-    Ok(requests.iter().map(|r| inner(r, arm_hosts)).collect())
+    Ok(requests.iter().map(|r| inner(r, arm_origins)).collect())
 }
 
-fn inner(entry: &Value, arm_hosts: &[String]) -> Result<InnerRequest, BatchRefusal> {
+fn inner(entry: &Value, arm_origins: &[String]) -> Result<InnerRequest, BatchRefusal> {
     let method =
         entry.get("httpMethod").and_then(Value::as_str).ok_or(BatchRefusal::Unreadable)?.to_ascii_uppercase();
     if !matches!(method.as_str(), "GET" | "HEAD" | "PUT" | "PATCH" | "DELETE" | "POST") {
         return Err(BatchRefusal::BadMethod);
     }
     let raw = entry.get("url").and_then(Value::as_str).ok_or(BatchRefusal::Unreadable)?;
-    let (path, query) = split_url(raw, arm_hosts)?;
+    let (path, query) = split_url(raw, arm_origins)?;
     if is_batch("POST", &path) {
         return Err(BatchRefusal::NestedBatch);
     }
@@ -92,7 +92,7 @@ fn inner(entry: &Value, arm_hosts: &[String]) -> Result<InnerRequest, BatchRefus
 /// Split an inner URL into a canonical path (percent-decoded once) and query pairs.
 pub(crate) fn split_url(
     raw: &str,
-    arm_hosts: &[String],
+    arm_origins: &[String],
 ) -> Result<(String, Vec<(String, String)>), BatchRefusal> {
     if raw.chars().any(|c| c.is_control() || c == '\\' || c == ' ') {
         return Err(BatchRefusal::AmbiguousUrl);
@@ -100,21 +100,17 @@ pub(crate) fn split_url(
     let relative = if raw.starts_with('/') && !raw.starts_with("//") {
         raw
     } else {
-        if !raw.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) {
-            return Err(BatchRefusal::ForeignHost);
-        }
+        let scheme_end = raw.find("://").ok_or(BatchRefusal::ForeignHost)?;
         let url = url::Url::parse(raw).map_err(|_| BatchRefusal::AmbiguousUrl)?;
-        let host = url.host_str().ok_or(BatchRefusal::ForeignHost)?;
-        let host_ok = url.scheme() == "https"
-            && url.username().is_empty()
+        let origin = url.origin().ascii_serialization();
+        let origin_ok = url.username().is_empty()
             && url.password().is_none()
-            && url.port().is_none_or(|p| p == 443)
-            && arm_hosts.iter().any(|h| h.eq_ignore_ascii_case(host));
-        if !host_ok {
+            && arm_origins.iter().any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(&origin));
+        if !origin_ok {
             return Err(BatchRefusal::ForeignHost);
         }
         // Keep the raw path so that dot segments are refused below, not resolved.
-        let after_scheme = raw.get(8..).ok_or(BatchRefusal::AmbiguousUrl)?;
+        let after_scheme = &raw[scheme_end + 3..];
         let slash = after_scheme.find('/').ok_or(BatchRefusal::AmbiguousUrl)?;
         &after_scheme[slash..]
     };

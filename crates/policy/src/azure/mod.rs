@@ -14,13 +14,14 @@ pub use polling::{may_follow_polling_url, Upstream};
 /// What the classifier needs to know about the connection.
 #[derive(Debug, Clone)]
 pub struct AzureContext {
-    /// Hosts that absolute URLs inside a `$batch` may name (ARM itself). Any other host
-    /// refuses the batch entry. Default: `management.azure.com`.
-    pub arm_hosts: Vec<String>,
+    /// Origins (`scheme://host[:port]`, default port omitted) that absolute URLs inside a
+    /// `$batch` may name: ARM itself. Any other origin refuses the batch entry. Default:
+    /// `https://management.azure.com`; a sandbox adds its fake ARM's origin.
+    pub arm_origins: Vec<String>,
 }
 
 impl Default for AzureContext {
     fn default() -> Self {
-        AzureContext { arm_hosts: vec!["management.azure.com".to_owned()] }
+        AzureContext { arm_origins: vec!["https://management.azure.com".to_owned()] }
     }
 }
