@@ -1,1 +1,83 @@
-fn main() {}
+//! `portcullis`: parses arguments, loads config, and calls into the library crates.
+//! No business logic lives here.
+
+mod logging;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// Portcullis: an access gateway for AI agents. Agents get just-in-time access, every
+/// request is checked, secrets are masked, sessions are recorded.
+#[derive(Parser)]
+#[command(name = "portcullis", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        /// The gateway's TOML config (see docs/config.md).
+        #[arg(long, short, env = "PORTCULLIS_CONFIG", default_value = "portcullis.toml")]
+        config: PathBuf,
+    },
+    /// Play the whole product story on this machine, narrated (loopback only).
+    Demo {
+        /// Print one JSON object per step instead of narration.
+        #[arg(long)]
+        json: bool,
+        /// Leave everything running afterwards and print commands to try.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("portcullis: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("portcullis: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve { config } => {
+            let config = portcullis_gateway::Config::load(&config)?;
+            logging::init(config.log.format, &config.log.level)?;
+            let gateway = portcullis_gateway::start(config).await?;
+            gateway.run_until_signal().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { json, keep } => {
+            logging::init_quiet()?;
+            let format = if json { portcullis_demo::Format::Json } else { portcullis_demo::Format::Human };
+            let mut reporter = portcullis_demo::Reporter::new(std::io::stdout(), format);
+            let summary = portcullis_demo::run(portcullis_demo::DemoOptions { keep }, &mut reporter).await;
+            Ok(if summary.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "portcullis", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -63,7 +63,7 @@ pub(crate) async fn handle(
         Ok(resp) => resp,
         Err(err) => {
             let reason = err.reason();
-            tracing::warn!(code = reason.code(), detail = %err, peer = %info.peer, "request refused");
+            tracing::info!(code = reason.code(), detail = %err, peer = %info.peer, "request refused");
             dp.metrics.refused(reason.code());
             err.into_response()
         }
