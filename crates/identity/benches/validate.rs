@@ -51,7 +51,7 @@ fn ok(result: Result<Principal, portcullis_identity::AuthError>) -> Principal {
     result.unwrap_or_else(|e| panic!("refused: {e}"))
 }
 
-#[divan::bench]
+#[divan::bench(sample_count = 1000)]
 fn cached_rs256(bencher: Bencher) {
     let signer = TestSigner::rsa("k1");
     let (auth, token) = setup(&signer);
@@ -59,7 +59,7 @@ fn cached_rs256(bencher: Bencher) {
     bencher.bench_local(|| ok(run(auth.authenticate(black_box(&token)))));
 }
 
-#[divan::bench(args = ["RS256", "ES256", "EdDSA"])]
+#[divan::bench(args = ["RS256", "ES256", "EdDSA"], sample_count = 1000)]
 fn cold(bencher: Bencher, alg: &str) {
     let signer = match alg {
         "RS256" => TestSigner::rsa("k1"),
@@ -70,7 +70,7 @@ fn cold(bencher: Bencher, alg: &str) {
     bencher.bench_local(|| ok(run(auth.authenticate_uncached(black_box(&token)))));
 }
 
-#[divan::bench]
+#[divan::bench(sample_count = 1000)]
 fn parse_only(bencher: Bencher) {
     let signer = TestSigner::rsa("k1");
     let (_auth, token) = setup(&signer);
