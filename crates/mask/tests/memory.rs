@@ -17,7 +17,11 @@ fn peak_rss_bytes() -> Option<u64> {
 }
 
 fn resource(i: u64, out: &mut Vec<u8>) {
-    let secret = if i % 20 == 0 { format!(",\"primaryKey\":\"{KEY}\",\"owner\":\"user{i}@contoso.com\"") } else { String::new() };
+    let secret = if i % 20 == 0 {
+        format!(",\"primaryKey\":\"{KEY}\",\"owner\":\"user{i}@contoso.com\"")
+    } else {
+        String::new()
+    };
     let r = format!(
         "{{\"id\":\"/subscriptions/3f2a9c81-d07e-4b1a-9c52-{i:012}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct{i}\",\"name\":\"acct{i}\",\"location\":\"westeurope\",\"properties\":{{\"provisioningState\":\"Succeeded\",\"creationTime\":\"2024-03-01T10:15:30.0000000Z\",\"size\":{i}{secret}}}}}"
     );

@@ -47,6 +47,26 @@ struct RegexDetector {
     hit: Hit,
 }
 
+/// Byte classes for base64 runs: 1 alphanumeric, 2 standard symbol, 4 URL-safe symbol.
+const B64_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphanumeric() {
+            1
+        } else if c == b'+' || c == b'/' {
+            2
+        } else if c == b'-' || c == b'_' {
+            4
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
 /// Longest base64 run that is decoded and inspected.
 const MAX_BASE64_RUN: usize = 8192;
 const MIN_BASE64_RUN: usize = 24;
@@ -267,22 +287,25 @@ impl Scanner {
     /// Base64 runs that decode to text containing a secret are masked whole, under the
     /// label of what was found inside.
     fn scan_base64(&self, t: &[u8], before: Option<u8>, out: &mut Vec<Finding>) {
-        let is_b64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_');
         let mut i = 0;
         let mut inner = Vec::new();
         while i < t.len() {
-            if !is_b64(t[i]) {
+            if B64_CLASS[usize::from(t[i])] == 0 {
                 i += 1;
                 continue;
             }
             let start = i;
-            let (mut std_alpha, mut url_alpha) = (false, false);
-            while i < t.len() && is_b64(t[i]) {
-                std_alpha |= matches!(t[i], b'+' | b'/');
-                url_alpha |= matches!(t[i], b'-' | b'_');
+            let mut classes = 0u8;
+            while i < t.len() {
+                let c = B64_CLASS[usize::from(t[i])];
+                if c == 0 {
+                    break;
+                }
+                classes |= c;
                 i += 1;
             }
-            if std_alpha && url_alpha {
+            // Both alphabets mixed (`/` and `-`, as in resource ids) is not base64.
+            if classes & 6 == 6 || i - start < MIN_BASE64_RUN {
                 continue;
             }
             while i < t.len() && t[i] == b'=' && i - start < MAX_BASE64_RUN + 2 {

@@ -47,6 +47,16 @@ pub(crate) struct Spec {
 pub(crate) const NUMERIC: [&str; 4] = ["credit_card", "phone", "us_ssn", "iban"];
 
 pub(crate) const SPECS: &[Spec] = &[
+    // Before `azure_storage_key`: a Cosmos DB key has the same shape, and the label of the
+    // earlier detector wins when two find the same span.
+    Spec {
+        name: "cosmos_db_key",
+        default_on: true,
+        pattern: r"(?i-u)AccountEndpoint=https://[a-z0-9\-]{3,50}\.documents\.azure\.com[:0-9/]{0,8};\s{0,4}AccountKey=([A-Za-z0-9+/]{86}==)",
+        triggers: &["documents.azure.com"],
+        check: Check::AzureKey,
+        boundary: Boundary { before: b"", after: b"+/=", alnum: true },
+    },
     Spec {
         name: "azure_storage_key",
         default_on: true,

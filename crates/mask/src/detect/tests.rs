@@ -39,6 +39,15 @@ fn azure_storage_keys() {
 }
 
 #[test]
+fn cosmos_db_keys_in_connection_strings() {
+    one(
+        &format!("AccountEndpoint=https://db1.documents.azure.com:443/;AccountKey={KEY};"),
+        "cosmos_db_key",
+        KEY,
+    );
+}
+
+#[test]
 fn sas_tokens_mask_the_signature() {
     let url = format!("https://a.blob.core.windows.net/c?sv=2022-11-02&ss=b&srt=co&sig={SIG}&se=2030-01-01");
     one(&url, "azure_sas_token", SIG);
