@@ -4,10 +4,12 @@
 //! material is ever checked in. Tokens are signed here directly; validators on the other
 //! side (the fake ARM, the identity crate) verify them through the published JWKS only.
 
+use aws_lc_rs::digest::{digest, SHA1_FOR_LEGACY_USE_ONLY};
+use aws_lc_rs::encoding::AsDer as _;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::rsa::{self, KeySize, PublicKeyComponents};
 use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_SHA256};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
@@ -55,6 +57,18 @@ fn crypto(what: &str) -> SandboxError {
     SandboxError::Crypto(what.to_owned())
 }
 
+/// A self-signed certificate for an RSA signing key, DER (Entra publishes one per key).
+fn self_signed_der(pair: &rsa::KeyPair) -> Result<Vec<u8>> {
+    let cert_err = |e: rcgen::Error| SandboxError::Certificate(e.to_string());
+    let pkcs8 = pair.as_der().map_err(|_| crypto("PKCS#8 export"))?;
+    let pkcs8 = rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8.as_ref().to_vec());
+    let key =
+        rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_RSA_SHA256).map_err(cert_err)?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(cert_err)?;
+    params.distinguished_name.push(rcgen::DnType::CommonName, "accounts.accesscontrol.windows.net");
+    Ok(params.self_signed(&key).map_err(cert_err)?.der().to_vec())
+}
+
 /// A random key id shaped like Entra's (27 base64url characters).
 pub(crate) fn random_kid() -> Result<String> {
     Ok(B64URL.encode(random_bytes::<20>()?))
@@ -68,19 +82,25 @@ pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
 }
 
 impl SigningKey {
-    /// Generates a key of `alg` under `kid`.
-    pub(crate) fn generate(alg: Alg, kid: String) -> Result<Self> {
-        let (material, mut jwk) = match alg {
+    /// Generates a key of `alg`. RSA keys come with a self-signed certificate published
+    /// as `x5c`, and (as in Entra) a kid equal to the certificate's SHA-1 thumbprint
+    /// unless `kid` is given.
+    pub(crate) fn generate(alg: Alg, kid: Option<String>) -> Result<Self> {
+        let (material, mut jwk, kid) = match alg {
             Alg::RS256 => {
                 let pair =
                     rsa::KeyPair::generate(KeySize::Rsa2048).map_err(|_| crypto("RSA key generation"))?;
                 let parts = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+                let cert_der = self_signed_der(&pair)?;
+                let x5t = B64URL.encode(digest(&SHA1_FOR_LEGACY_USE_ONLY, &cert_der));
                 let jwk = json!({
                     "kty": "RSA",
                     "n": B64URL.encode(&parts.n),
                     "e": B64URL.encode(&parts.e),
+                    "x5t": x5t.clone(),
+                    "x5c": [B64.encode(&cert_der)],
                 });
-                (Material::Rsa(pair), jwk)
+                (Material::Rsa(pair), jwk, kid.unwrap_or(x5t))
             }
             Alg::ES256 => {
                 let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
@@ -96,13 +116,16 @@ impl SigningKey {
                     "x": B64URL.encode(&point[1..33]),
                     "y": B64URL.encode(&point[33..65]),
                 });
-                (Material::Ec(pair), jwk)
+                let kid = match kid {
+                    Some(k) => k,
+                    None => random_kid()?,
+                };
+                (Material::Ec(pair), jwk, kid)
             }
         };
         if let Some(obj) = jwk.as_object_mut() {
             obj.insert("use".into(), json!("sig"));
             obj.insert("kid".into(), json!(kid));
-            obj.insert("x5t".into(), json!(kid));
             obj.insert("alg".into(), json!(alg.as_str()));
         }
         Ok(Self { kid, alg, material, jwk })
@@ -169,9 +192,9 @@ impl KeySet {
     /// A fresh set: two RSA keys (one signing, one published standby) and one P-256 key.
     pub(crate) fn generate() -> Result<Self> {
         let keys = vec![
-            SigningKey::generate(Alg::RS256, random_kid()?)?,
-            SigningKey::generate(Alg::ES256, random_kid()?)?,
-            SigningKey::generate(Alg::RS256, random_kid()?)?,
+            SigningKey::generate(Alg::RS256, None)?,
+            SigningKey::generate(Alg::ES256, None)?,
+            SigningKey::generate(Alg::RS256, None)?,
         ];
         Ok(Self { keys, max_published: 6 })
     }
@@ -193,8 +216,8 @@ impl KeySet {
 
     /// New signing keys (new kids) for both algorithms; old keys stay published.
     pub(crate) fn rotate(&mut self) -> Result<()> {
-        let rsa = SigningKey::generate(Alg::RS256, random_kid()?)?;
-        let ec = SigningKey::generate(Alg::ES256, random_kid()?)?;
+        let rsa = SigningKey::generate(Alg::RS256, None)?;
+        let ec = SigningKey::generate(Alg::ES256, None)?;
         self.keys.insert(0, ec);
         self.keys.insert(0, rsa);
         self.keys.truncate(self.max_published);
@@ -206,7 +229,7 @@ impl KeySet {
     /// on `kid` must refetch.
     pub(crate) fn rotate_keep_kid(&mut self) -> Result<()> {
         for key in &mut self.keys {
-            *key = SigningKey::generate(key.alg(), key.kid().to_owned())?;
+            *key = SigningKey::generate(key.alg(), Some(key.kid().to_owned()))?;
         }
         Ok(())
     }

@@ -87,9 +87,13 @@ impl EntraShared {
             .signer(spec.alg)
             .ok_or_else(|| SandboxError::Crypto(format!("no {} key", spec.alg.as_str())))?;
         let kid = spec.kid.clone().unwrap_or_else(|| signer.kid().to_owned());
-        let header = serde_json::json!({ "typ": "JWT", "alg": spec.alg.as_str(), "kid": kid, "x5t": kid });
+        let mut header = serde_json::json!({ "typ": "JWT", "alg": spec.alg.as_str(), "kid": kid });
+        if spec.alg == Alg::RS256 {
+            // Entra's RSA kids are certificate thumbprints and it repeats them as x5t.
+            header["x5t"] = serde_json::json!(kid);
+        }
         if spec.sign_with_unknown_key {
-            let rogue = SigningKey::generate(spec.alg, kid)?;
+            let rogue = SigningKey::generate(spec.alg, Some(kid))?;
             return rogue.sign_compact(&header, &claims);
         }
         signer.sign_compact(&header, &claims)
