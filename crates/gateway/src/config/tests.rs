@@ -106,3 +106,12 @@ fn refuses_unsafe_or_ambiguous_settings() {
     let bad_name = GOOD.replace("name = \"arm\"", "name = \"ARM prod\"");
     assert!(message(&bad_name, &[]).contains("lowercase letters"));
 }
+
+#[test]
+fn the_shipped_example_config_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/portcullis.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let c = Config::from_toml(&text, &path, std::iter::empty()).unwrap();
+    assert_eq!(c.connections.len(), 2);
+    assert_eq!(c.limits.max_request_body, ByteSize(32 << 20));
+}
