@@ -53,3 +53,15 @@ fn vm_read_no_rule(bencher: Bencher, n: usize) {
         "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/team-7-data/providers/Microsoft.Compute/virtualMachines/vm1",
     );
 }
+
+/// Classification alone (no rules), to show what the rule match adds.
+#[divan::bench]
+fn classify_only(bencher: Bencher) {
+    let query = vec![("api-version".to_owned(), "2023-01-01".to_owned())];
+    let path = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/team-7-data/providers/Microsoft.Storage/storageAccounts/sa1/listKeys";
+    bencher.bench_local(|| {
+        let req =
+            RequestFacts { method: black_box("POST"), path: black_box(path), query: &query, body: None };
+        black_box(portcullis_policy::classify(&req))
+    });
+}

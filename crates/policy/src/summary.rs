@@ -32,28 +32,39 @@ pub fn neutralise(text: &str) -> String {
     out
 }
 
-/// `storageAccounts` → `storage account`, `publicIPAddresses` → `public IP address`.
+/// `storageAccounts` → `storage accounts`, `publicIPAddresses` → `public IP addresses`:
+/// camel case split into words, lowercased except acronyms.
 pub(crate) fn humanize_type(kind: &str) -> String {
     let chars: Vec<char> = kind.chars().collect();
-    let mut words: Vec<String> = Vec::new();
-    let mut word = String::new();
-    for (i, c) in chars.iter().enumerate() {
-        let prev_lower = i > 0 && chars[i - 1].is_lowercase();
-        let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-        let prev_upper = i > 0 && chars[i - 1].is_uppercase();
-        if c.is_uppercase() && !word.is_empty() && (prev_lower || (prev_upper && next_lower)) {
-            words.push(std::mem::take(&mut word));
+    let mut out = String::with_capacity(kind.len() + 4);
+    let mut word_start = 0;
+    let flush = |out: &mut String, word: &[char]| {
+        if word.is_empty() {
+            return;
         }
-        word.push(*c);
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let acronym = word.len() > 1 && word.iter().all(|c| c.is_uppercase());
+        for c in word {
+            if acronym {
+                out.push(*c);
+            } else {
+                out.extend(c.to_lowercase());
+            }
+        }
+    };
+    for i in 1..chars.len() {
+        let c = chars[i];
+        let prev = chars[i - 1];
+        let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+        if c.is_uppercase() && (prev.is_lowercase() || (prev.is_uppercase() && next_lower)) {
+            flush(&mut out, &chars[word_start..i]);
+            word_start = i;
+        }
     }
-    if !word.is_empty() {
-        words.push(word);
-    }
-    let words: Vec<String> = words
-        .into_iter()
-        .map(|w| if w.chars().all(|c| c.is_uppercase()) && w.len() > 1 { w } else { w.to_lowercase() })
-        .collect();
-    words.join(" ")
+    flush(&mut out, &chars[word_start..]);
+    out
 }
 
 /// `storage accounts` → `storage account`.

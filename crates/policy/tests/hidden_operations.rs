@@ -3,7 +3,7 @@
 mod common;
 
 use common::{azure, default_pack, rg, SUB};
-use portcullis_policy::Outcome;
+use portcullis_policy::{Outcome, RuleSet};
 
 fn batch(entries: &[(&str, &str)]) -> String {
     let requests: Vec<serde_json::Value> =
@@ -266,4 +266,61 @@ fn a_sandbox_arm_origin_can_be_named_for_absolute_batch_urls() {
     ] {
         assert_eq!(decide(&other).rule_id.as_deref(), Some("builtin.batch-foreign-host"), "{other}");
     }
+}
+
+#[test]
+fn nested_deployments_into_other_groups_meet_the_rules_of_those_groups() {
+    let rules = RuleSet::from_toml(
+        "prod",
+        r#"
+        [[rule]]
+        id = "prod-freeze"
+        decision = "deny"
+        actions = ["*"]
+        not_actions = ["*/read"]
+        scopes = ["/subscriptions/*/resourceGroups/prod-*"]
+
+        [[rule]]
+        id = "dev-free"
+        decision = "allow"
+        actions = ["*"]
+        scopes = ["/subscriptions/*/resourceGroups/dev-*"]
+        "#,
+    )
+    .expect("rules");
+    let dev_deployment = format!("{}/providers/Microsoft.Resources/deployments/d", rg("dev-1"));
+    let into = |extra: serde_json::Value| {
+        let mut nested = serde_json::json!({
+            "type": "Microsoft.Resources/deployments", "name": "inner",
+            "properties": {"mode": "Incremental", "template": {"resources": [
+                {"type": "Microsoft.Storage/storageAccounts", "name": "sa1"}
+            ]}}
+        });
+        if let (Some(obj), serde_json::Value::Object(more)) = (nested.as_object_mut(), extra) {
+            obj.extend(more);
+        }
+        deployment("Incremental", serde_json::json!([nested]))
+    };
+    let d = azure(&rules, "PUT", &dev_deployment, Some(&into(serde_json::json!({}))));
+    assert_eq!((d.outcome, d.rule_id.as_deref()), (Outcome::Allow, Some("dev-free")));
+    let d =
+        azure(&rules, "PUT", &dev_deployment, Some(&into(serde_json::json!({"resourceGroup": "prod-1"}))));
+    assert_eq!((d.outcome, d.rule_id.as_deref()), (Outcome::Deny, Some("prod-freeze")));
+    let d = azure(
+        &rules,
+        "PUT",
+        &dev_deployment,
+        Some(&into(serde_json::json!({"resourceGroup": "[parameters('rg')]"}))),
+    );
+    assert_eq!(d.outcome, Outcome::Review, "an expression target is unknown, never allowed");
+    // Extension resources with a literal scope land at that scope.
+    let body = deployment(
+        "Incremental",
+        serde_json::json!([{
+            "type": "Microsoft.Authorization/locks", "name": "l",
+            "scope": format!("{}/providers/Microsoft.Storage/storageAccounts/sa1", rg("prod-1"))
+        }]),
+    );
+    let d = azure(&rules, "PUT", &dev_deployment, Some(&body));
+    assert_eq!(d.rule_id.as_deref(), Some("prod-freeze"));
 }

@@ -104,7 +104,13 @@ fn walk(resources: &Value, scope: &str, parent: Option<(&str, &str)>, out: &mut 
         let mut type_parts = full_type.split('/');
         let namespace = type_parts.next().unwrap_or("");
         let mut names = full_name.split('/');
-        let mut path = format!("{}/providers/{namespace}", scope.trim_end_matches('/'));
+        let Some(own_scope) = resource_scope(item, scope) else {
+            out.push(Implied::Uninspectable {
+                what: "template resource whose target scope is an expression",
+            });
+            continue;
+        };
+        let mut path = format!("{}/providers/{namespace}", own_scope.trim_end_matches('/'));
         for t in type_parts {
             let n = names.next().filter(|n| !n.is_empty()).unwrap_or("(unnamed)");
             path.push('/');
@@ -115,6 +121,48 @@ fn walk(resources: &Value, scope: &str, parent: Option<(&str, &str)>, out: &mut 
         out.push(Implied::Write { path, body: item.clone() });
         if let Some(children) = item.get("resources") {
             walk(children, scope, Some((&full_type, &full_name)), out);
+        }
+    }
+}
+
+/// Where a template resource lands: its literal `scope` (extension resources), the
+/// `subscriptionId`/`resourceGroup` of a nested deployment, or the deployment's own scope.
+/// `None` when one of those is an expression that cannot be evaluated here, so that a
+/// nested deployment cannot slip past scope-limited rules by naming another group.
+fn resource_scope(item: &Value, scope: &str) -> Option<String> {
+    let literal = |key: &str| -> Option<Option<&str>> {
+        match item.get(key) {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::String(s)) if !s.is_empty() && !s.starts_with('[') => {
+                let shape_ok = if key == "scope" {
+                    !s.contains(['?', '#', '\\']) && !s.split('/').any(|p| p == "." || p == "..")
+                } else {
+                    !s.contains(['/', '?', '#', '\\'])
+                };
+                shape_ok.then_some(Some(s.as_str()))
+            }
+            Some(_) => None,
+        }
+    };
+    if let Some(explicit) = literal("scope")? {
+        // Absolute (`/subscriptions/…`) or relative to the deployment's group
+        // (`Microsoft.Storage/storageAccounts/sa1`).
+        return Some(if explicit.starts_with('/') {
+            explicit.to_owned()
+        } else {
+            format!("{}/providers/{explicit}", scope.trim_end_matches('/'))
+        });
+    }
+    let subscription = literal("subscriptionId")?;
+    let group = literal("resourceGroup")?;
+    let current_sub =
+        scope.strip_prefix("/subscriptions/").map(|rest| rest.split('/').next().unwrap_or(rest));
+    match (subscription, group) {
+        (None, None) => Some(scope.to_owned()),
+        (Some(sub), None) => Some(format!("/subscriptions/{sub}")),
+        (sub, Some(rg)) => {
+            let sub = sub.or(current_sub)?;
+            Some(format!("/subscriptions/{sub}/resourceGroups/{rg}"))
         }
     }
 }
