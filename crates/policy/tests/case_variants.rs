@@ -105,4 +105,23 @@ proptest! {
         let spelled = azure(&rules, "POST", "/BATCH", Some(&body(&recase(path, &flips))));
         same(&canonical, &spelled)?;
     }
+
+    #[test]
+    fn batch_decisions_do_not_depend_on_percent_encoding_of_inner_urls(
+        index in 0usize..10_000,
+        encode in proptest::collection::vec(any::<bool>(), 1..64),
+    ) {
+        let shapes = shapes();
+        let (method, path) = &shapes[index % shapes.len()];
+        let encoded: String = path
+            .chars()
+            .zip(encode.iter().cycle())
+            .map(|(c, e)| if *e && c != '/' && c.is_ascii() { format!("%{:02X}", c as u32) } else { c.to_string() })
+            .collect();
+        let body = |p: &str| serde_json::json!({"requests": [{"httpMethod": method, "url": p}]}).to_string();
+        let rules = default_pack();
+        let plain = azure(&rules, "POST", "/batch", Some(&body(path)));
+        let spelled = azure(&rules, "POST", "/batch", Some(&body(&encoded)));
+        same(&plain, &spelled)?;
+    }
 }
