@@ -3,14 +3,29 @@
 //! SDKs) the interop tests run against.
 //!
 //! This crate owns test doubles only: it must not know about the gateway's pipeline,
-//! policies or audit. Everything starts on `127.0.0.1:0` in one call and stops on drop:
+//! policies or audit. Everything starts on `127.0.0.1:0` in one call and stops on drop.
+//!
+//! - [`FakeEntra`]: OIDC discovery with Entra's real issuer strings (v1
+//!   `https://sts.windows.net/{tid}/`, v2 `https://login.microsoftonline.com/{tid}/v2.0`)
+//!   served on loopback, a JWKS with several RSA and P-256 keys and rotation, the token
+//!   endpoint (client secret, certificate client assertion, on-behalf-of), App Service and
+//!   IMDS managed-identity endpoints, and [`FakeEntra::mint`] for any token a test needs.
+//! - [`FakeArm`]: ARM's contract over in-memory subscriptions, resource groups, storage
+//!   accounts, deployments and role assignments; LROs, paging, `/batch`,
+//!   `/metadata/endpoints`, optional RBAC; [`FakeArm::received`] lists what reached it.
+//! - [`peers`]: [`peers::Azurite`], [`peers::OidcProvider`], [`peers::run_pytest`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), portcullis_sandbox::SandboxError> {
-//! use portcullis_sandbox::{FakeArm, FakeEntra};
-//! let idp = FakeEntra::builder().tenant("72f988bf-86f1-41af-91ab-2d7cd011db47").start().await?;
+//! use portcullis_sandbox::{Agent, FakeArm, FakeEntra, ARM_AUDIENCE};
+//! let idp = FakeEntra::builder()
+//!     .tenant("72f988bf-86f1-41af-91ab-2d7cd011db47")
+//!     .agent(Agent::new("deployer").roles(["Deploy"]))
+//!     .start()
+//!     .await?;
 //! let arm = FakeArm::builder(&idp).start().await?;
-//! println!("ARM at {}, {} requests so far", arm.url(), arm.received().len());
+//! let token = idp.mint(&idp.agent_token("deployer", ARM_AUDIENCE)?)?;
+//! println!("ARM at {} accepts {token}; {} requests so far", arm.url(), arm.received().len());
 //! # Ok(()) }
 //! ```
 

@@ -26,6 +26,16 @@ pub(super) fn router(shared: Arc<EntraShared>) -> Router {
         .with_state(shared)
 }
 
+/// The issuer a discovery document for path segment `tenant` names: multi-tenant
+/// aliases carry Entra's literal `{tenantid}` placeholder, as the real documents do.
+fn discovery_issuer(s: &EntraShared, tenant: &str, version: TokenVersion) -> String {
+    if tenant.eq_ignore_ascii_case(&s.tenant) {
+        issuer_for(&s.tenant, version)
+    } else {
+        issuer_for("{tenantid}", version)
+    }
+}
+
 /// Whether `tenant` (a path segment) names this fake's tenant. Entra also accepts
 /// `common`/`organizations` for discovery; tokens are still issued for the one tenant.
 pub(super) fn known_tenant(shared: &EntraShared, tenant: &str) -> bool {
@@ -50,7 +60,7 @@ async fn discovery_v2(State(s): Shared, Path(tenant): Path<String>) -> Response 
     }
     let base = format!("{}/{}", s.base_url, s.tenant);
     Json(json!({
-        "issuer": issuer_for(&s.tenant, TokenVersion::V2),
+        "issuer": discovery_issuer(&s, &tenant, TokenVersion::V2),
         "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
         "token_endpoint": format!("{base}/oauth2/v2.0/token"),
         "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),
@@ -82,7 +92,7 @@ async fn discovery_v1(State(s): Shared, Path(tenant): Path<String>) -> Response 
     }
     let base = format!("{}/{}", s.base_url, s.tenant);
     Json(json!({
-        "issuer": issuer_for(&s.tenant, TokenVersion::V1),
+        "issuer": discovery_issuer(&s, &tenant, TokenVersion::V1),
         "authorization_endpoint": format!("{base}/oauth2/authorize"),
         "token_endpoint": format!("{base}/oauth2/token"),
         "end_session_endpoint": format!("{base}/oauth2/logout"),
