@@ -32,46 +32,63 @@ fn fail(context: &str, err: sqlx::Error) -> StoreError {
     StoreError::db(StoreReason::Migration, context, err)
 }
 
-/// Applies every migration not yet applied. Returns the resulting schema version.
-pub(crate) async fn apply(conn: &mut SqliteConnection, migrations: &[Migration]) -> Result<i64, StoreError> {
+/// Applies every migration of `component` not yet applied. Returns the component's
+/// resulting schema version. Each crate that owns tables (the store itself, access,
+/// audit, …) versions them as its own component.
+pub(crate) async fn apply(
+    conn: &mut SqliteConnection,
+    component: &str,
+    migrations: &[Migration],
+) -> Result<i64, StoreError> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
-             version INTEGER PRIMARY KEY NOT NULL,
+             component TEXT NOT NULL,
+             version INTEGER NOT NULL,
              name TEXT NOT NULL,
              checksum TEXT NOT NULL,
-             applied_at TEXT NOT NULL
+             applied_at TEXT NOT NULL,
+             PRIMARY KEY (component, version)
          ) STRICT",
     )
     .execute(&mut *conn)
     .await
     .map_err(|e| fail("creating schema_migrations", e))?;
 
-    let applied = sqlx::query("SELECT version, checksum FROM schema_migrations ORDER BY version")
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| fail("reading schema_migrations", e))?;
+    let applied =
+        sqlx::query("SELECT version, checksum FROM schema_migrations WHERE component = ? ORDER BY version")
+            .bind(component)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| fail("reading schema_migrations", e))?;
     let known_max = migrations.last().map(|m| m.version).unwrap_or(0);
     for row in &applied {
         let version: i64 = row.get(0);
         let sum: String = row.get(1);
         match migrations.iter().find(|m| m.version == version) {
-            None if version > known_max => return Err(StoreError::new(
-                StoreReason::Migration,
-                format!(
+            None if version > known_max => {
+                return Err(StoreError::new(
+                    StoreReason::Migration,
+                    format!(
                     "the database has schema version {version}, newer than this binary knows ({known_max}); \
                          use a newer portcullis or another data_dir"
                 ),
-            )),
+                ))
+            }
             None => {
                 return Err(StoreError::new(
                     StoreReason::Migration,
-                    format!("the database records migration {version}, which this binary does not have"),
+                    format!(
+                    "the database records {component} migration {version}, which this binary does not have"
+                ),
                 ))
             }
             Some(m) if checksum(m.sql) != sum => {
                 return Err(StoreError::new(
                     StoreReason::Migration,
-                    format!("migration {version} ({}) differs from the one applied to this database", m.name),
+                    format!(
+                        "{component} migration {version} ({}) differs from the one applied to this database",
+                        m.name
+                    ),
                 ))
             }
             Some(_) => {}
@@ -87,8 +104,9 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, migrations: &[Migration])
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
         sqlx::query(
-            "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO schema_migrations (component, version, name, checksum, applied_at) VALUES (?, ?, ?, ?, ?)",
         )
+        .bind(component)
         .bind(m.version)
         .bind(m.name)
         .bind(checksum(m.sql))
@@ -97,7 +115,7 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, migrations: &[Migration])
         .await
         .map_err(|e| fail("recording a migration", e))?;
         tx.commit().await.map_err(|e| fail("committing a migration", e))?;
-        tracing::info!(version = m.version, name = m.name, "applied migration");
+        tracing::info!(component, version = m.version, name = m.name, "applied migration");
         version = m.version;
     }
     Ok(version)

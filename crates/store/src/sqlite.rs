@@ -10,6 +10,9 @@ use sqlx::{Row, SqlitePool};
 use crate::migrate::{apply, Migration, SQLITE_MIGRATIONS};
 use crate::{Store, StoreError, StoreFuture, StoreReason};
 
+/// The store's own migrations are versioned under this component name.
+const COMPONENT: &str = "store";
+
 /// The database file's name inside `data_dir`.
 pub const DB_FILE: &str = "portcullis.db";
 
@@ -48,10 +51,21 @@ impl SqliteStore {
                 .acquire()
                 .await
                 .map_err(|e| StoreError::db(StoreReason::Open, "acquiring a connection", e))?;
-            apply(&mut conn, migrations).await?;
+            apply(&mut conn, COMPONENT, migrations).await?;
         }
         let gateway_id = ensure_gateway_id(&pool).await?;
         Ok(SqliteStore { pool, path, gateway_id })
+    }
+
+    /// Applies another crate's migrations, versioned under its own `component` name
+    /// (e.g. `"access"`, `"audit"`). Call once at start, before using its tables.
+    pub async fn migrate(&self, component: &str, migrations: &[Migration]) -> Result<i64, StoreError> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| StoreError::db(StoreReason::Migration, "acquiring a connection", e))?;
+        apply(&mut conn, component, migrations).await
     }
 
     /// The connection pool, for the crates that own tables in this database.
@@ -110,10 +124,12 @@ impl Store for SqliteStore {
 
     fn schema_version(&self) -> StoreFuture<'_, i64> {
         Box::pin(async move {
-            let row = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(|e| StoreError::db(StoreReason::Unavailable, "reading the schema version", e))?;
+            let row = sqlx::query(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE component = 'store'",
+            )
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| StoreError::db(StoreReason::Unavailable, "reading the schema version", e))?;
             Ok(row.get(0))
         })
     }
@@ -167,15 +183,27 @@ mod tests {
         assert!(err.detail.contains("differs"), "{}", err.detail);
     }
 
-    #[cfg(unix)]
     #[tokio::test]
-    async fn unwritable_store_fails_health() {
-        use std::os::unix::fs::PermissionsExt;
+    async fn closed_store_fails_health() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).await.unwrap();
         store.pool().close().await;
         let err = store.health().await.unwrap_err();
         assert_eq!(err.reason, StoreReason::Unavailable);
-        let _ = std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700));
+    }
+
+    #[tokio::test]
+    async fn components_version_their_own_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        let access = [Migration {
+            version: 1,
+            name: "grants",
+            sql: "CREATE TABLE grants (id TEXT PRIMARY KEY) STRICT;",
+        }];
+        assert_eq!(store.migrate("access", &access).await.unwrap(), 1);
+        assert_eq!(store.migrate("access", &access).await.unwrap(), 1, "applying again is a no-op");
+        assert_eq!(store.schema_version().await.unwrap(), 1, "the store's own version is separate");
+        sqlx::query("INSERT INTO grants (id) VALUES ('g1')").execute(store.pool()).await.unwrap();
     }
 }
