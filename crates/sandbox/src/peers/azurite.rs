@@ -4,7 +4,7 @@
 
 use tokio::process::{Child, Command};
 
-use super::process::spawn_until;
+use super::process::{spawn_until, wait_for_http};
 use crate::error::Result;
 
 /// Azurite's well-known development account name.
@@ -34,6 +34,9 @@ impl Azurite {
             line.split("successfully listens on ").nth(1).map(|u| u.trim().to_owned())
         })
         .await?;
+        // Any HTTP answer (403 without a signature) means the blob service is serving.
+        let probe = format!("{url}/{AZURITE_ACCOUNT}?comp=list");
+        wait_for_http("azurite", &probe, |status| status < 500).await?;
         Ok(Self { url, _child: child })
     }
 

@@ -1,11 +1,9 @@
 //! `oidc-provider` (npm, a certified OpenID Provider) issuing RS256 JWT access tokens for
 //! the `client_credentials` grant, with Azure-style `tid` and `groups` claims.
 
-use std::time::{Duration, Instant};
-
 use tokio::process::{Child, Command};
 
-use super::process::spawn_until;
+use super::process::{spawn_until, wait_for_http};
 use crate::error::{Result, SandboxError};
 
 const WHAT: &str = "oidc-provider";
@@ -75,27 +73,9 @@ async fn spawn(s: &OidcProviderBuilder, port: u16) -> Result<(Child, String)> {
         .env("OIDC_KID", &s.kid);
     let (child, issuer) =
         spawn_until(WHAT, cmd, |line| line.strip_prefix("listening ").map(str::to_owned)).await?;
-    wait_for_discovery(&issuer).await?;
+    let discovery = format!("{issuer}/.well-known/openid-configuration");
+    wait_for_http(WHAT, &discovery, |status| status == 200).await?;
     Ok((child, issuer))
-}
-
-/// Polls the discovery document until it answers 200, with a deadline.
-async fn wait_for_discovery(issuer: &str) -> Result<()> {
-    let url = format!("{issuer}/.well-known/openid-configuration");
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match client.get(&url).send().await {
-            Ok(r) if r.status().is_success() => return Ok(()),
-            outcome => {
-                if Instant::now() > deadline {
-                    let detail = format!("discovery at {url} did not answer 200: {outcome:?}");
-                    return Err(SandboxError::PeerFailed { what: WHAT, detail });
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
 }
 
 /// A running `oidc-provider`; killed when dropped.

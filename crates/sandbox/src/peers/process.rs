@@ -74,3 +74,21 @@ pub(crate) async fn spawn_until<T>(
         }
     }
 }
+
+/// Polls `url` until the peer answers HTTP with a status `ready` accepts, within a
+/// deadline (never a fixed sleep).
+pub(crate) async fn wait_for_http(what: &'static str, url: &str, ready: fn(u16) -> bool) -> Result<()> {
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let outcome = client.get(url).send().await;
+        match &outcome {
+            Ok(r) if ready(r.status().as_u16()) => return Ok(()),
+            _ if tokio::time::Instant::now() > deadline => {
+                let detail = format!("{url} did not become ready within 20 s: {outcome:?}");
+                return Err(SandboxError::PeerFailed { what, detail });
+            }
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
