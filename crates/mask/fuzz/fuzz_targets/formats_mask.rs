@@ -2,12 +2,16 @@
 //! and the text masker's output does not depend on the chunking.
 #![no_main]
 
+use std::sync::OnceLock;
+
 use libfuzzer_sys::fuzz_target;
 use portcullis_mask::{ContentKind, MaskConfig, MaskEngine, SessionContext};
 
 fuzz_target!(|input: (u8, u8, &[u8])| {
     let (kind, chunk, data) = input;
-    let engine = MaskEngine::new(&MaskConfig::default(), "strict").expect("shipped profile compiles");
+    static ENGINE: OnceLock<MaskEngine> = OnceLock::new();
+    let engine = ENGINE
+        .get_or_init(|| MaskEngine::new(&MaskConfig::default(), "strict").expect("shipped profile compiles"));
     let session = SessionContext::new(b"fuzz session key................");
     let (ct, enc) = match kind % 7 {
         0 => ("application/xml", None),

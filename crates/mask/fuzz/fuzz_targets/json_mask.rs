@@ -3,6 +3,8 @@
 //! same result for every chunking.
 #![no_main]
 
+use std::sync::OnceLock;
+
 use libfuzzer_sys::fuzz_target;
 use portcullis_mask::{ContentKind, MaskConfig, MaskEngine, SessionContext};
 
@@ -19,9 +21,11 @@ fn run(engine: &MaskEngine, data: &[u8], chunk: usize) -> Option<Vec<u8>> {
 
 fuzz_target!(|input: (u8, &[u8])| {
     let (chunk, data) = input;
-    let engine = MaskEngine::new(&MaskConfig::default(), "azure").expect("shipped profile compiles");
-    let whole = run(&engine, data, usize::MAX);
-    let chunked = run(&engine, data, usize::from(chunk));
+    static ENGINE: OnceLock<MaskEngine> = OnceLock::new();
+    let engine = ENGINE
+        .get_or_init(|| MaskEngine::new(&MaskConfig::default(), "azure").expect("shipped profile compiles"));
+    let whole = run(engine, data, usize::MAX);
+    let chunked = run(engine, data, usize::from(chunk));
     assert_eq!(whole.is_some(), chunked.is_some(), "chunking changed success");
     if let (Some(a), Some(b)) = (&whole, &chunked) {
         assert_eq!(a, b, "chunking changed output");
