@@ -97,8 +97,12 @@ impl RuleSet {
         depth: usize,
     ) -> Decision {
         let action_lower = req.action.as_ref().map(|a| a.to_ascii_lowercase());
-        let resource_lower = req.resource.as_ref().map(|r| r.id.to_ascii_lowercase());
-        let path_lower = path.to_ascii_lowercase();
+        // Lowercase only what some rule looks at.
+        let resource_lower = match &req.resource {
+            Some(r) if self.uses_scopes => Some(r.id.to_ascii_lowercase()),
+            _ => None,
+        };
+        let path_lower = if self.uses_paths { path.to_ascii_lowercase() } else { String::new() };
         let input = MatchInput {
             method: &req.method,
             path_lower: &path_lower,

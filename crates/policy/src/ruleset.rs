@@ -45,6 +45,10 @@ pub(crate) struct CompiledRule {
 pub struct RuleSet {
     pub(crate) rules: Vec<CompiledRule>,
     pub(crate) index: RuleIndex,
+    /// Some rule has `scopes` (so resource ids must be lowercased for matching).
+    pub(crate) uses_scopes: bool,
+    /// Some rule has `paths`.
+    pub(crate) uses_paths: bool,
     pub(crate) defaults: Defaults,
 }
 
@@ -107,7 +111,13 @@ impl RuleSet {
 
     fn index(rules: Vec<CompiledRule>, defaults: Defaults) -> RuleSet {
         let index = RuleIndex::build(&rules);
-        RuleSet { rules, index, defaults }
+        RuleSet {
+            uses_scopes: rules.iter().any(|r| !r.scopes.is_empty()),
+            uses_paths: rules.iter().any(|r| !r.paths.is_empty()),
+            rules,
+            index,
+            defaults,
+        }
     }
 }
 

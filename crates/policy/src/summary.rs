@@ -17,6 +17,10 @@ fn is_deceptive(c: char) -> bool {
 /// Replace bidi, zero-width and control characters with a visible `<U+XXXX>`, and cut
 /// overlong text with `…`.
 pub fn neutralise(text: &str) -> String {
+    // Fast path: printable ASCII needs no change (the common case for ARM names).
+    if text.len() <= MAX_SUMMARY && text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len());
     for (count, c) in text.chars().enumerate() {
         if count >= MAX_SUMMARY {
