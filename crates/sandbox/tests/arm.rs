@@ -351,11 +351,18 @@ async fn role_assignments_and_batch() -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(list["value"].as_array().map(Vec::len), Some(1));
+    // At subscription scope the listing includes assignments below it, unless atScope().
+    let sub_list = format!(
+        "/subscriptions/{SUB}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01"
+    );
+    assert_eq!(w.call(Method::GET, &sub_list, None).await?.2["value"].as_array().map(Vec::len), Some(1));
+    let at_scope = format!("{sub_list}&$filter=atScope()");
+    assert_eq!(w.call(Method::GET, &at_scope, None).await?.2["value"].as_array().map(Vec::len), Some(0));
 
     let batch = json!({"requests": [
         {"httpMethod": "GET", "name": "a", "url": format!("https://management.azure.com/subscriptions/{SUB}/resourceGroups/rg-ra?{V}")},
         {"httpMethod": "DELETE", "name": "b", "url": ra},
-        {"httpMethod": "GET", "name": "c", "url": format!("/subscriptions/{SUB}/resourceGroups/nope?{V}")},
+        {"httpMethod": "GET", "name": "c", "url": format!("subscriptions/{SUB}/resourceGroups/nope?{V}")},
     ]});
     let (status, _, out) = w.call(Method::POST, "/batch?api-version=2020-06-01", Some(batch)).await?;
     assert_eq!(status, 200, "{out}");

@@ -70,10 +70,12 @@ fn path_and_query(url: &str) -> (String, Option<String>) {
         Some(i) => url[i + 3..].find('/').map_or("/", |j| &url[i + 3 + j..]),
         None => url,
     };
-    match rest.split_once('?') {
-        Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
-        None => (rest.to_owned(), None),
-    }
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q.to_owned())),
+        None => (rest, None),
+    };
+    let path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
+    (path, query)
 }
 
 fn entry(name: Value, resp: ArmResponse) -> Value {

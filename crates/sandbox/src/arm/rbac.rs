@@ -88,7 +88,7 @@ pub(crate) fn action(method: &Method, path: &str) -> String {
 }
 
 /// Whether `scope` is `path` or one of its ancestors (segment boundary, case-insensitive).
-fn covers(scope: &str, path: &str) -> bool {
+pub(crate) fn covers(scope: &str, path: &str) -> bool {
     let (scope, path) = (scope.trim_end_matches('/').to_ascii_lowercase(), path.to_ascii_lowercase());
     path == scope || path.starts_with(&format!("{scope}/"))
 }

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::http_handler::ArmRequest;
 use super::paging::page;
-use super::rbac::BuiltInRole;
+use super::rbac::{covers, BuiltInRole};
 use super::response::ArmResponse;
 use super::state::{now_rfc3339, ArmState, RoleAssignment};
 use super::ArmShared;
@@ -28,11 +28,17 @@ pub(crate) fn handle(shared: &ArmShared, req: &ArmRequest<'_>, scope: &[&str], r
         if req.method != Method::GET {
             return ArmResponse::method_not_allowed(&req.method);
         }
+        // As ARM does without `$filter=atScope()`: assignments at, above and below the scope.
+        let related = |ra: &RoleAssignment| {
+            let other = ra.properties.get("scope").and_then(Value::as_str).unwrap_or_default();
+            covers(other, &scope_path) || covers(&scope_path, other)
+        };
+        let at_scope_only = req.query.get("$filter").is_some_and(|f| f.contains("atScope()"));
         let items: Vec<Value> = shared
             .state()
             .role_assignments
             .iter()
-            .filter(|(k, _)| k.starts_with(&prefix))
+            .filter(|(k, r)| if at_scope_only { k.starts_with(&prefix) } else { related(r) })
             .map(|(_, r)| ra_json(r))
             .collect();
         return ArmResponse::ok(page(shared, req, items));
