@@ -16,6 +16,7 @@ pub const AZURE_DEFAULT_RULES: &str = include_str!("../rules/azure-default.toml"
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledRule {
     pub(crate) id: String,
+    pub(crate) description: String,
     pub(crate) decision: Outcome,
     pub(crate) mask: Option<String>,
     pub(crate) actions: Vec<ActionPattern>,
@@ -104,6 +105,12 @@ impl RuleSet {
         self.rules.is_empty()
     }
 
+    /// The human description of a rule, for approvers and `policy check` (`None` for an
+    /// unknown id; empty when the rule has none).
+    pub fn description(&self, rule_id: &str) -> Option<&str> {
+        self.rules.iter().find(|r| r.id == rule_id).map(|r| r.description.as_str())
+    }
+
     /// The ids of the loaded rules, in load order.
     pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
         self.rules.iter().map(|r| r.id.as_str())
@@ -183,6 +190,7 @@ fn compile_rule(rule: Rule) -> Result<CompiledRule, PolicyError> {
         + rule.query.len()
         + rule.body.len();
     Ok(CompiledRule {
+        description: rule.description.clone(),
         decision: rule.decision,
         mask: rule.mask.clone(),
         not_actions: rule.not_actions.iter().map(|p| ActionPattern::new(p)).collect(),

@@ -256,4 +256,9 @@ fn the_shipped_pack_has_stable_unique_ids() {
         assert!(ids.contains(&id), "{id} missing from the pack");
     }
     assert_eq!(ids.len(), 15);
+    for id in &ids {
+        let description = rules.description(id).unwrap_or("");
+        assert!(description.len() > 20, "{id} needs a description");
+    }
+    assert_eq!(rules.description("no.such-rule"), None);
 }
