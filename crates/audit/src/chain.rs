@@ -1,0 +1,128 @@
+//! The hash chain: canonical serialization and the per-event hash.
+//!
+//! An event's hash is SHA-256 over a fixed header (scheme, stream, seq, id, time, previous
+//! hash) followed by the event's canonical JSON exactly as stored. Canonical JSON has
+//! object keys sorted and no insignificant whitespace, so the same event always hashes the
+//! same, whatever serde's field order. The first event of a stream links to [`GENESIS`].
+
+use serde_json::Value;
+
+use crate::{AuditError, AuditEvent, AuditReason};
+
+/// The `prev_hash` of a stream's first event.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Serializes `value` with sorted object keys and no whitespace.
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(key, out);
+                out.push(':');
+                if let Some(v) = map.get(key) {
+                    write_canonical(v, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(']');
+        }
+        Value::String(s) => write_string(s, out),
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn write_string(s: &str, out: &mut String) {
+    out.push_str(&Value::String(s.to_owned()).to_string());
+}
+
+/// The stored form of an event: its canonical JSON.
+pub(crate) fn encode(event: &AuditEvent) -> Result<String, AuditError> {
+    let value = serde_json::to_value(event)
+        .map_err(|e| AuditError::new(AuditReason::Encoding, format!("serializing an audit event: {e}")))?;
+    Ok(canonical_json(&value))
+}
+
+/// Parses a stored body back.
+pub(crate) fn decode(body: &str) -> Result<AuditEvent, AuditError> {
+    serde_json::from_str(body)
+        .map_err(|e| AuditError::new(AuditReason::Encoding, format!("parsing a stored audit event: {e}")))
+}
+
+/// The fields an event's hash covers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Link<'a> {
+    pub(crate) stream: &'a str,
+    pub(crate) seq: i64,
+    pub(crate) id: &'a str,
+    pub(crate) at_us: i64,
+    pub(crate) prev_hash: &'a str,
+    pub(crate) body: &'a str,
+}
+
+impl Link<'_> {
+    /// Hex SHA-256 of this event.
+    pub(crate) fn hash(&self) -> String {
+        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        let header = format!(
+            "portcullis-audit-v1\n{}\n{}\n{}\n{}\n{}\n",
+            self.stream, self.seq, self.id, self.at_us, self.prev_hash
+        );
+        ctx.update(header.as_bytes());
+        ctx.update(self.body.as_bytes());
+        hex::encode(ctx.finish().as_ref())
+    }
+}
+
+/// The message a checkpoint signs.
+pub(crate) fn checkpoint_message(stream: &str, seq: i64, hash: &str, at_us: i64) -> Vec<u8> {
+    format!("portcullis-audit-checkpoint-v1\n{stream}\n{seq}\n{hash}\n{at_us}").into_bytes()
+}
+
+/// Hex SHA-256 of a blob.
+pub(crate) fn blob_hash(bytes: &[u8]) -> String {
+    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let v: Value = serde_json::from_str(r#"{"b":1,"a":{"z":[{"y":1,"x":"\n"}],"c":null}}"#).unwrap();
+        assert_eq!(canonical_json(&v), r#"{"a":{"c":null,"z":[{"x":"\n","y":1}]},"b":1}"#);
+    }
+
+    #[test]
+    fn every_covered_field_changes_the_hash() {
+        let base = Link { stream: "g", seq: 1, id: "i", at_us: 5, prev_hash: GENESIS, body: "{}" };
+        let h = base.hash();
+        assert_ne!(h, Link { seq: 2, ..base }.hash());
+        assert_ne!(h, Link { stream: "h", ..base }.hash());
+        assert_ne!(h, Link { id: "j", ..base }.hash());
+        assert_ne!(h, Link { at_us: 6, ..base }.hash());
+        assert_ne!(h, Link { prev_hash: "00", ..base }.hash());
+        assert_ne!(h, Link { body: "{ }", ..base }.hash());
+    }
+}

@@ -1,0 +1,228 @@
+//! [`AuditLog`]: the handle the gateway appends through.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use portcullis_store::{SqliteStore, Store};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::chain::{blob_hash, encode};
+use crate::keys::Signer;
+use crate::retention::{RetentionPolicy, RetentionReport};
+use crate::writer::{Command, Pending, Writer};
+use crate::{AuditError, AuditEvent, AuditReason};
+
+/// Tuning of the writer. The defaults suit a gateway.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// Events that may wait for the writer; beyond that `append` fails at once
+    /// ([`AuditReason::QueueFull`]).
+    pub queue_capacity: usize,
+    /// Most events committed in one transaction.
+    pub max_batch: usize,
+    /// Sign a checkpoint after this many events…
+    pub checkpoint_every: u64,
+    /// …or when the oldest unsigned event is this old.
+    pub checkpoint_interval: Duration,
+    /// How often the writer probes a failed store.
+    pub retry_interval: Duration,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            queue_capacity: 16_384,
+            max_batch: 4_096,
+            checkpoint_every: 1_000,
+            checkpoint_interval: Duration::from_secs(10),
+            retry_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// What [`AuditLog::append`] returns once the event is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct EventId {
+    /// The event's unique id (UUIDv7).
+    pub id: uuid::Uuid,
+    /// Its position in the gateway's chain.
+    pub seq: i64,
+}
+
+/// The writer's state, for `/readyz` and metrics.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditStatus {
+    /// False while the store refuses writes: the gateway must refuse traffic (503).
+    pub healthy: bool,
+    /// Why not, when not.
+    pub reason: Option<AuditReason>,
+    /// Operator detail of the last failure.
+    pub detail: Option<String>,
+    /// Events waiting for the writer.
+    pub queued: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    healthy: AtomicBool,
+    last_error: Mutex<Option<AuditError>>,
+}
+
+impl Shared {
+    pub(crate) fn set_unhealthy(&self, err: &AuditError) {
+        if let Ok(mut slot) = self.last_error.lock() {
+            *slot = Some(err.clone());
+        }
+        self.healthy.store(false, Ordering::SeqCst);
+    }
+
+    pub(crate) fn set_healthy(&self) {
+        self.healthy.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn last_error(&self) -> AuditError {
+        self.last_error.lock().ok().and_then(|e| e.clone()).unwrap_or_else(|| {
+            AuditError::new(AuditReason::StoreUnavailable, "the audit store is unavailable")
+        })
+    }
+}
+
+/// The audit log of one gateway: a cheap, cloneable handle to the dedicated writer task.
+///
+/// Every event is acknowledged only after the transaction that holds it is committed
+/// (SQLite WAL with `synchronous=FULL`), so an acknowledged event survives `kill -9` and
+/// power loss. Events are committed in batches (group commit) in the order they were
+/// queued, each linked to the previous one by its hash.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    tx: mpsc::Sender<Command>,
+    shared: Arc<Shared>,
+    stream: Arc<str>,
+}
+
+impl AuditLog {
+    /// Applies the audit migrations, loads (or creates) the signing key in the store's
+    /// data directory, and starts the writer task on the current Tokio runtime.
+    pub async fn open(store: &SqliteStore, config: AuditConfig) -> Result<Self, AuditError> {
+        store
+            .migrate(crate::COMPONENT, crate::SQLITE_MIGRATIONS)
+            .await
+            .map_err(|e| AuditError::new(AuditReason::StoreUnavailable, e.detail))?;
+        let data_dir = store.path().parent().unwrap_or(std::path::Path::new("."));
+        let signer = Signer::load_or_create(data_dir)?;
+        let stream: Arc<str> = Arc::from(store.gateway_id());
+        let shared = Arc::new(Shared { healthy: AtomicBool::new(true), last_error: Mutex::new(None) });
+        let writer =
+            Writer::start(store.clone(), stream.to_string(), signer, config.clone(), shared.clone()).await?;
+        let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
+        tokio::spawn(writer.run(rx));
+        Ok(AuditLog { tx, shared, stream })
+    }
+
+    /// This gateway's stream (its gateway id).
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    /// Records `event` durably. Fails at once, without waiting, when the store is failing
+    /// or the queue is full; the caller must then refuse the request (fail closed).
+    pub async fn append(&self, event: AuditEvent) -> Result<EventId, AuditError> {
+        self.append_with_bodies(event, Vec::new()).await
+    }
+
+    /// Records `event` and the bodies it refers to (by [`crate::BodyRef`]) in the same
+    /// transaction. A body already stored is not stored again.
+    pub async fn append_with_bodies(
+        &self,
+        event: AuditEvent,
+        bodies: Vec<Vec<u8>>,
+    ) -> Result<EventId, AuditError> {
+        if !self.shared.is_healthy() {
+            return Err(self.shared.last_error());
+        }
+        let blob_bytes = event.detail.body_refs().iter().map(|b| b.size).sum::<u64>();
+        let derived = event.detail.derived();
+        let body = encode(&event)?;
+        let bodies = bodies.into_iter().map(|b| (blob_hash(&b), b)).collect();
+        let (ack, done) = oneshot::channel();
+        let pending = Pending {
+            id: uuid::Uuid::now_v7(),
+            at_us: event.at_us,
+            body,
+            derived,
+            blob_bytes: i64::try_from(blob_bytes).unwrap_or(i64::MAX),
+            bodies,
+            ack,
+        };
+        self.send(Command::Append(pending))?;
+        done.await.map_err(|_| closed())?
+    }
+
+    fn send(&self, command: Command) -> Result<(), AuditError> {
+        self.tx.try_send(command).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                AuditError::new(AuditReason::QueueFull, "the audit writer's queue is full")
+            }
+            mpsc::error::TrySendError::Closed(_) => closed(),
+        })
+    }
+
+    /// True while events are being committed; false from the first failed commit until
+    /// the store accepts writes again (the writer probes it and recovers on its own).
+    pub fn healthy(&self) -> bool {
+        self.shared.is_healthy()
+    }
+
+    /// The writer's state, for `/readyz`.
+    pub fn status(&self) -> AuditStatus {
+        let healthy = self.shared.is_healthy();
+        let err = (!healthy).then(|| self.shared.last_error());
+        AuditStatus {
+            healthy,
+            reason: err.as_ref().map(|e| e.reason),
+            detail: err.map(|e| e.detail),
+            queued: self.tx.max_capacity() - self.tx.capacity(),
+        }
+    }
+
+    /// Signs a checkpoint over every committed event now (normally the writer does this
+    /// every `checkpoint_every` events or `checkpoint_interval`). Returns the covered seq.
+    pub async fn checkpoint(&self) -> Result<Option<i64>, AuditError> {
+        let (ack, done) = oneshot::channel();
+        self.send(Command::Checkpoint(ack))?;
+        done.await.map_err(|_| closed())?
+    }
+
+    /// Removes events older than the policy allows, as one audited operation: the
+    /// removal and the [`crate::EventDetail::Retention`] event that anchors the chain's new
+    /// start commit together.
+    pub async fn apply_retention(&self, policy: RetentionPolicy) -> Result<RetentionReport, AuditError> {
+        let (ack, done) = oneshot::channel();
+        self.send(Command::Retention(policy, ack))?;
+        done.await.map_err(|_| closed())?
+    }
+
+    /// Signs a final checkpoint and stops the writer. Later appends fail with
+    /// [`AuditReason::Closed`].
+    pub async fn shutdown(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.tx.send(Command::Shutdown(ack)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+fn closed() -> AuditError {
+    AuditError::new(AuditReason::Closed, "the audit writer has stopped")
+}
+
+/// Probes the store; used by the writer while recovering.
+pub(crate) async fn probe(store: &SqliteStore) -> Result<(), AuditError> {
+    store.health().await.map_err(|e| AuditError::new(AuditReason::StoreUnavailable, e.detail))
+}

@@ -1,0 +1,475 @@
+//! The dedicated writer task: bounded queue in, one transaction per batch out.
+//!
+//! The writer is the only code that extends a stream's chain, so hashing is sequential
+//! and needs no locks. A batch is acknowledged only after `COMMIT` returns; if the
+//! transaction fails, every event in it is refused, the in-memory chain head is not
+//! advanced, the log turns unhealthy, and the writer probes the store until it accepts
+//! writes again, reloading the head from the database before resuming.
+
+use std::time::{Duration, Instant};
+
+use portcullis_store::SqliteStore;
+use sqlx::{QueryBuilder, Sqlite, Transaction};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::chain::{checkpoint_message, encode, Link, GENESIS};
+use crate::event::Derived;
+use crate::keys::Signer;
+use crate::log::{probe, AuditConfig, EventId, Shared};
+use crate::retention::{self, RetentionPolicy, RetentionReport};
+use crate::{AuditError, AuditEvent, AuditReason};
+use std::sync::Arc;
+
+/// An event waiting to be committed (serialized by the sender, off the writer's path).
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) id: uuid::Uuid,
+    pub(crate) at_us: i64,
+    pub(crate) body: String,
+    pub(crate) derived: Derived,
+    pub(crate) blob_bytes: i64,
+    pub(crate) bodies: Vec<(String, Vec<u8>)>,
+    pub(crate) ack: oneshot::Sender<Result<EventId, AuditError>>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, AuditError>>;
+
+#[derive(Debug)]
+pub(crate) enum Command {
+    Append(Pending),
+    Checkpoint(Reply<Option<i64>>),
+    Retention(RetentionPolicy, Reply<RetentionReport>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// One chained row, ready to insert.
+pub(crate) struct Row<'a> {
+    pub(crate) seq: i64,
+    pub(crate) id: String,
+    pub(crate) at_us: i64,
+    pub(crate) derived: &'a Derived,
+    pub(crate) blob_bytes: i64,
+    pub(crate) body: &'a str,
+    pub(crate) prev_hash: String,
+    pub(crate) hash: String,
+}
+
+/// Rows per INSERT statement (13 parameters each, well under SQLite's limit).
+const ROWS_PER_STATEMENT: usize = 64;
+
+pub(crate) struct Writer {
+    store: SqliteStore,
+    pub(crate) stream: String,
+    signer: Signer,
+    config: AuditConfig,
+    shared: Arc<Shared>,
+    pub(crate) head_seq: i64,
+    pub(crate) head_hash: String,
+    signed_seq: i64,
+    oldest_unsigned: Option<Instant>,
+}
+
+impl Writer {
+    pub(crate) async fn start(
+        store: SqliteStore,
+        stream: String,
+        signer: Signer,
+        config: AuditConfig,
+        shared: Arc<Shared>,
+    ) -> Result<Self, AuditError> {
+        let mut writer = Writer {
+            store,
+            stream,
+            signer,
+            config,
+            shared,
+            head_seq: 0,
+            head_hash: GENESIS.to_owned(),
+            signed_seq: 0,
+            oldest_unsigned: None,
+        };
+        writer.reload().await?;
+        sqlx::query("INSERT OR IGNORE INTO audit_keys (stream, public_key, recorded_at_us) VALUES (?, ?, ?)")
+            .bind(&writer.stream)
+            .bind(writer.signer.public_hex())
+            .bind(crate::event::now_us())
+            .execute(writer.store.pool())
+            .await
+            .map_err(|e| {
+                AuditError::db(AuditReason::StoreUnavailable, "recording the audit public key", e)
+            })?;
+        Ok(writer)
+    }
+
+    /// Reads the chain head and the last checkpoint from the database.
+    async fn reload(&mut self) -> Result<(), AuditError> {
+        let pool = self.store.pool();
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_events WHERE stream = ? ORDER BY seq DESC LIMIT 1")
+                .bind(&self.stream)
+                .fetch_optional(pool)
+                .await
+                .map_err(|e| AuditError::db(AuditReason::StoreUnavailable, "reading the chain head", e))?;
+        let signed: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(seq) FROM audit_checkpoints WHERE stream = ?")
+                .bind(&self.stream)
+                .fetch_one(pool)
+                .await
+                .map_err(|e| {
+                    AuditError::db(AuditReason::StoreUnavailable, "reading the last checkpoint", e)
+                })?;
+        (self.head_seq, self.head_hash) = head.unwrap_or((0, GENESIS.to_owned()));
+        self.signed_seq = signed.unwrap_or(0);
+        self.oldest_unsigned = (self.head_seq > self.signed_seq).then(Instant::now);
+        Ok(())
+    }
+
+    pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        loop {
+            if !self.shared.is_healthy() {
+                if !self.recover(&mut rx).await {
+                    return;
+                }
+                continue;
+            }
+            let wait = match self.oldest_unsigned {
+                Some(t) => self.config.checkpoint_interval.saturating_sub(t.elapsed()),
+                None => Duration::from_secs(3600),
+            };
+            let first = match tokio::time::timeout(wait, rx.recv()).await {
+                Ok(Some(c)) => c,
+                Ok(None) => {
+                    let _ = self.sign_now().await;
+                    return;
+                }
+                Err(_) => {
+                    if let Err(e) = self.sign_now().await {
+                        self.fail(&e);
+                    }
+                    continue;
+                }
+            };
+            let mut appends = Vec::new();
+            let mut next = Some(first);
+            while let Some(command) = next.take() {
+                match command {
+                    Command::Append(p) => {
+                        appends.push(p);
+                        if appends.len() < self.config.max_batch {
+                            next = rx.try_recv().ok();
+                        }
+                    }
+                    other => {
+                        self.commit_appends(std::mem::take(&mut appends)).await;
+                        if !self.control(other).await {
+                            return;
+                        }
+                    }
+                }
+            }
+            self.commit_appends(appends).await;
+        }
+    }
+
+    /// Handles a non-append command; false means stop.
+    async fn control(&mut self, command: Command) -> bool {
+        match command {
+            Command::Append(p) => self.commit_appends(vec![p]).await,
+            Command::Checkpoint(reply) => {
+                let result = self.sign_now().await;
+                if let Err(e) = &result {
+                    self.fail(e);
+                }
+                let _ = reply.send(result);
+            }
+            Command::Retention(policy, reply) => {
+                let result = if self.shared.is_healthy() {
+                    retention::prune(self, &policy).await
+                } else {
+                    Err(self.shared.last_error())
+                };
+                if let Err(e) = &result {
+                    if e.reason == AuditReason::StoreUnavailable {
+                        self.fail(e);
+                    }
+                }
+                let _ = reply.send(result);
+            }
+            Command::Shutdown(reply) => {
+                let _ = self.sign_now().await;
+                let _ = reply.send(());
+                return false;
+            }
+        }
+        true
+    }
+
+    fn fail(&self, err: &AuditError) {
+        tracing::error!(reason = err.reason.code(), detail = %err.detail, "audit store failed; refusing traffic until it recovers");
+        self.shared.set_unhealthy(err);
+    }
+
+    /// Refuses queued work and probes the store until it accepts writes. False if every
+    /// handle is gone.
+    async fn recover(&mut self, rx: &mut mpsc::Receiver<Command>) -> bool {
+        loop {
+            let err = self.shared.last_error();
+            while let Ok(command) = rx.try_recv() {
+                match command {
+                    Command::Append(p) => {
+                        let _ = p.ack.send(Err(err.clone()));
+                    }
+                    Command::Checkpoint(r) => {
+                        let _ = r.send(Err(err.clone()));
+                    }
+                    Command::Retention(_, r) => {
+                        let _ = r.send(Err(err.clone()));
+                    }
+                    Command::Shutdown(r) => {
+                        let _ = r.send(());
+                        return false;
+                    }
+                }
+            }
+            if rx.is_closed() {
+                return false;
+            }
+            tokio::time::sleep(self.config.retry_interval).await;
+            let attempt = match probe(&self.store).await {
+                Ok(()) => self.reload().await,
+                Err(e) => Err(e),
+            };
+            match attempt {
+                Ok(()) => {
+                    tracing::info!(head = self.head_seq, "audit store accepts writes again");
+                    self.shared.set_healthy();
+                    return true;
+                }
+                Err(e) => self.shared.set_unhealthy(&e),
+            }
+        }
+    }
+
+    async fn commit_appends(&mut self, batch: Vec<Pending>) {
+        if batch.is_empty() {
+            return;
+        }
+        let (mut seq, mut prev) = (self.head_seq, self.head_hash.clone());
+        let rows: Vec<Row<'_>> = batch
+            .iter()
+            .map(|p| {
+                seq += 1;
+                let id = p.id.to_string();
+                let hash = Link {
+                    stream: &self.stream,
+                    seq,
+                    id: &id,
+                    at_us: p.at_us,
+                    prev_hash: &prev,
+                    body: &p.body,
+                }
+                .hash();
+                let prev_hash = std::mem::replace(&mut prev, hash.clone());
+                Row {
+                    seq,
+                    id,
+                    at_us: p.at_us,
+                    derived: &p.derived,
+                    blob_bytes: p.blob_bytes,
+                    body: &p.body,
+                    prev_hash,
+                    hash,
+                }
+            })
+            .collect();
+        let due = self.checkpoint_due(seq);
+        let result = self.write(&rows, &batch, due.then_some((seq, prev.as_str()))).await;
+        drop(rows);
+        match result {
+            Ok(()) => {
+                let first = self.head_seq + 1;
+                self.advance(seq, prev, due);
+                for (i, p) in batch.into_iter().enumerate() {
+                    let _ = p.ack.send(Ok(EventId { id: p.id, seq: first + i as i64 }));
+                }
+            }
+            Err(e) => {
+                self.fail(&e);
+                for p in batch {
+                    let _ = p.ack.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    fn checkpoint_due(&self, new_head: i64) -> bool {
+        let count = u64::try_from(new_head - self.signed_seq).unwrap_or(0);
+        count >= self.config.checkpoint_every
+            || self.oldest_unsigned.is_some_and(|t| t.elapsed() >= self.config.checkpoint_interval)
+    }
+
+    pub(crate) fn advance(&mut self, seq: i64, hash: String, signed: bool) {
+        self.head_seq = seq;
+        self.head_hash = hash;
+        if signed {
+            self.signed_seq = seq;
+            self.oldest_unsigned = None;
+        } else if self.oldest_unsigned.is_none() {
+            self.oldest_unsigned = Some(Instant::now());
+        }
+    }
+
+    async fn write(
+        &self,
+        rows: &[Row<'_>],
+        batch: &[Pending],
+        checkpoint: Option<(i64, &str)>,
+    ) -> Result<(), AuditError> {
+        let unavailable = |ctx: &str, e| AuditError::db(AuditReason::StoreUnavailable, ctx, e);
+        let mut tx = self.begin().await?;
+        insert_rows(&mut tx, &self.stream, rows).await?;
+        for (p, row) in batch.iter().zip(rows) {
+            for (hash, bytes) in &p.bodies {
+                insert_blob(&mut tx, hash, bytes, row.seq).await?;
+            }
+        }
+        if let Some((seq, hash)) = checkpoint {
+            self.insert_checkpoint(&mut tx, seq, hash).await?;
+        }
+        tx.commit().await.map_err(|e| unavailable("committing audit events", e))
+    }
+
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Sqlite>, AuditError> {
+        self.store
+            .pool()
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| AuditError::db(AuditReason::StoreUnavailable, "beginning an audit transaction", e))
+    }
+
+    pub(crate) async fn insert_checkpoint(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        seq: i64,
+        hash: &str,
+    ) -> Result<(), AuditError> {
+        let at_us = crate::event::now_us();
+        let signature = self.signer.sign(&checkpoint_message(&self.stream, seq, hash, at_us));
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (stream, seq, hash, at_us, public_key, signature) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&self.stream)
+        .bind(seq)
+        .bind(hash)
+        .bind(at_us)
+        .bind(self.signer.public_hex())
+        .bind(signature)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| AuditError::db(AuditReason::StoreUnavailable, "writing a checkpoint", e))?;
+        Ok(())
+    }
+
+    /// Signs a checkpoint over the current head, if anything is unsigned.
+    async fn sign_now(&mut self) -> Result<Option<i64>, AuditError> {
+        if self.head_seq == self.signed_seq {
+            self.oldest_unsigned = None;
+            return Ok((self.head_seq > 0).then_some(self.head_seq));
+        }
+        let mut tx = self.begin().await?;
+        self.insert_checkpoint(&mut tx, self.head_seq, &self.head_hash).await?;
+        tx.commit()
+            .await
+            .map_err(|e| AuditError::db(AuditReason::StoreUnavailable, "committing a checkpoint", e))?;
+        self.signed_seq = self.head_seq;
+        self.oldest_unsigned = None;
+        Ok(Some(self.head_seq))
+    }
+
+    /// Appends one event inside `tx` (used by retention, which must commit its deletion
+    /// and its own record together). Returns the new head; the caller advances.
+    pub(crate) async fn append_in(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        event: &AuditEvent,
+    ) -> Result<(i64, String), AuditError> {
+        let body = encode(event)?;
+        let derived = event.detail.derived();
+        let seq = self.head_seq + 1;
+        let id = uuid::Uuid::now_v7().to_string();
+        let hash = Link {
+            stream: &self.stream,
+            seq,
+            id: &id,
+            at_us: event.at_us,
+            prev_hash: &self.head_hash,
+            body: &body,
+        }
+        .hash();
+        let row = Row {
+            seq,
+            id,
+            at_us: event.at_us,
+            derived: &derived,
+            blob_bytes: 0,
+            body: &body,
+            prev_hash: self.head_hash.clone(),
+            hash: hash.clone(),
+        };
+        insert_rows(tx, &self.stream, std::slice::from_ref(&row)).await?;
+        Ok((seq, hash))
+    }
+}
+
+async fn insert_rows(
+    tx: &mut Transaction<'static, Sqlite>,
+    stream: &str,
+    rows: &[Row<'_>],
+) -> Result<(), AuditError> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut qb: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+            "INSERT INTO audit_events (stream, seq, id, at_us, kind, grant_id, principal, connection, status, \
+             blob_bytes, body, prev_hash, hash) ",
+        );
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(stream)
+                .push_bind(r.seq)
+                .push_bind(r.id.as_str())
+                .push_bind(r.at_us)
+                .push_bind(r.derived.kind)
+                .push_bind(r.derived.grant_id.as_deref())
+                .push_bind(r.derived.principal.as_deref())
+                .push_bind(r.derived.connection.as_deref())
+                .push_bind(r.derived.status)
+                .push_bind(r.blob_bytes)
+                .push_bind(r.body)
+                .push_bind(r.prev_hash.as_str())
+                .push_bind(r.hash.as_str());
+        });
+        qb.build()
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| AuditError::db(AuditReason::StoreUnavailable, "inserting audit events", e))?;
+    }
+    Ok(())
+}
+
+async fn insert_blob(
+    tx: &mut Transaction<'static, Sqlite>,
+    hash: &str,
+    bytes: &[u8],
+    seq: i64,
+) -> Result<(), AuditError> {
+    sqlx::query(
+        "INSERT INTO audit_blobs (hash, size, content, last_seq) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (hash) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)",
+    )
+    .bind(hash)
+    .bind(bytes.len() as i64)
+    .bind(bytes)
+    .bind(seq)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| AuditError::db(AuditReason::StoreUnavailable, "storing a body", e))?;
+    Ok(())
+}
