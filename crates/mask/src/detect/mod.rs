@@ -6,7 +6,7 @@ mod checks;
 mod numeric;
 mod patterns;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::Regex;
 
 use crate::config::{CustomDetector, Strategy, Validator};
@@ -186,9 +186,8 @@ impl Scanner {
         } else {
             Some(
                 AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
+                    .ascii_case_insensitive(false)
                     .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
                     .build(&literals)
                     .map_err(|e| MaskError::Config(format!("prefilter: {e}")))?,
             )
@@ -235,7 +234,7 @@ impl Scanner {
             return;
         }
         for (t, bits) in &self.short_triggers {
-            if run & bits != *bits && contains_ignore_case(text, t.as_bytes()) {
+            if run & bits != *bits && contains_short(text, t.as_bytes()) {
                 run |= bits;
             }
         }
@@ -333,15 +332,16 @@ impl Scanner {
     }
 }
 
-/// Whether `text` contains `needle` (one or two bytes, ASCII case-insensitive).
-fn contains_ignore_case(text: &[u8], needle: &[u8]) -> bool {
+/// Whether `text` contains `needle` (one or two bytes).
+fn contains_short(text: &[u8], needle: &[u8]) -> bool {
     match *needle {
-        [a] => memchr::memchr2(a.to_ascii_lowercase(), a.to_ascii_uppercase(), text).is_some(),
+        [a] => memchr::memchr(a, text).is_some(),
+        // Rarer second byte (`=`, `~`) first: cheaper than memmem's setup on short values.
         [a, b] => {
             let mut at = 0;
             while let Some(k) = memchr::memchr(b, &text[at..]) {
                 let i = at + k;
-                if i > 0 && text[i - 1].eq_ignore_ascii_case(&a) {
+                if i > 0 && text[i - 1] == a {
                     return true;
                 }
                 at = i + 1;
