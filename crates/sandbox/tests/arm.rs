@@ -213,6 +213,7 @@ async fn resource_groups_crud_paging_and_lro_delete() -> anyhow::Result<()> {
 #[tokio::test]
 async fn subscriptions_and_storage_keys() -> anyhow::Result<()> {
     let w = world(|b| b.storage_account(StorageAccount::new("rg-data", "stdata01"))).await?;
+    assert_eq!(w.arm.subscription_id(), SUB);
     let (_, _, subs) = w.call(Method::GET, &format!("/subscriptions?{V}"), None).await?;
     assert_eq!(subs["value"][0]["subscriptionId"], SUB);
     assert_eq!(subs["value"][0]["tenantId"], TID);
@@ -459,5 +460,34 @@ async fn rbac_enforcement_answers_authorization_failed() -> anyhow::Result<()> {
         .await?;
     assert_eq!(status, 201);
     assert_eq!(list_keys(reader).await?.0, 200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn default_seed_gives_the_demo_something_to_list() -> anyhow::Result<()> {
+    let idp = FakeEntra::builder().tenant(TID).start().await?;
+    let arm = FakeArm::builder(&idp).start().await?;
+    let sub = arm.subscription_id().to_owned();
+    assert!(!sub.is_empty());
+    assert_eq!(arm.resource_group_names(&sub), ["rg-demo", "rg-prod"]);
+    let mut spec = TokenSpec::new(TID, ARM_AUDIENCE, "demo");
+    spec.object_id = Some("demo".into());
+    let token = idp.mint(&spec)?;
+    let http = Client::new();
+    let url = format!(
+        "{}/subscriptions/{sub}/providers/Microsoft.Storage/storageAccounts?api-version=2023-05-01",
+        arm.url()
+    );
+    let accounts: Value = http.get(url).bearer_auth(&token).send().await?.json().await?;
+    let names: Vec<&str> =
+        accounts["value"].as_array().into_iter().flatten().filter_map(|a| a["name"].as_str()).collect();
+    assert_eq!(names, ["stportcullisdemo", "stportcullisprod"]);
+    let dep = format!("{}/subscriptions/{sub}/resourceGroups/rg-demo/providers/Microsoft.Resources/deployments/storage-setup?api-version=2021-04-01", arm.url());
+    let dep: Value = http.get(dep).bearer_auth(&token).send().await?.json().await?;
+    let conn = dep["properties"]["outputs"]["storageConnectionString"]["value"].as_str().unwrap_or_default();
+    assert!(
+        conn.starts_with("DefaultEndpointsProtocol=https;AccountName=stportcullisdemo;AccountKey="),
+        "{conn}"
+    );
     Ok(())
 }

@@ -139,7 +139,7 @@ impl FakeArmBuilder {
     pub async fn start(self) -> Result<FakeArm> {
         let bound = Bound::loopback().await?;
         let base_url = bound.base_url();
-        let state = self.seed();
+        let (state, default_subscription) = self.seed();
         let shared = Arc::new(ArmShared {
             idp: self.idp,
             link_base: RwLock::new(self.link_base.unwrap_or_else(|| base_url.clone())),
@@ -151,12 +151,14 @@ impl FakeArmBuilder {
             retry_after_secs: self.retry_after_secs,
             clock_skew_secs: self.clock_skew_secs,
             enforce_rbac: self.enforce_rbac,
+            default_subscription,
         });
         let guard = bound.serve(http_handler::router(shared.clone()));
         Ok(FakeArm { shared, _server: guard })
     }
 
-    fn seed(&self) -> ArmState {
+    /// The seeded state and the default (first named) subscription id.
+    fn seed(&self) -> (ArmState, String) {
         let mut subs = self.subscriptions.clone();
         if subs.is_empty() {
             subs.push((DEFAULT_SUBSCRIPTION.0.into(), DEFAULT_SUBSCRIPTION.1.into()));
@@ -197,6 +199,6 @@ impl FakeArmBuilder {
         for (scope, role, principal) in &self.role_assignments {
             role_assignments::seed(&mut state, scope, *role, principal);
         }
-        state
+        (state, first)
     }
 }

@@ -45,6 +45,7 @@ pub(crate) struct ArmShared {
     pub(crate) retry_after_secs: u32,
     pub(crate) clock_skew_secs: u64,
     pub(crate) enforce_rbac: bool,
+    pub(crate) default_subscription: String,
 }
 
 impl ArmShared {
@@ -89,6 +90,11 @@ impl FakeArm {
     /// Changes the base URL written into absolute links (e.g. to a gateway's address).
     pub fn set_link_base(&self, url: impl Into<String>) {
         *self.shared.link_base.write().unwrap_or_else(std::sync::PoisonError::into_inner) = url.into();
+    }
+
+    /// The default subscription: the first one the builder named, or the seeded demo one.
+    pub fn subscription_id(&self) -> &str {
+        &self.shared.default_subscription
     }
 
     /// Subscription ids, in order.
