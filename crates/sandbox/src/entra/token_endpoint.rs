@@ -229,3 +229,55 @@ fn authenticate(
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn default_scopes_map_to_the_resource_as_entra_does() -> Result<(), EntraError> {
+        let arm = "https://management.azure.com/";
+        assert_eq!(
+            requested_audience(&form(&[("scope", "https://management.azure.com/.default")]), true, false)?,
+            arm
+        );
+        // az sends the resource with its trailing slash, then `/.default`.
+        assert_eq!(
+            requested_audience(&form(&[("scope", "https://management.azure.com//.default")]), true, false)?,
+            arm
+        );
+        assert_eq!(
+            requested_audience(&form(&[("scope", "api://portcullis/.default")]), true, false)?,
+            "api://portcullis"
+        );
+        assert_eq!(
+            requested_audience(
+                &form(&[("scope", "https://management.azure.com/user_impersonation")]),
+                true,
+                true
+            )?,
+            arm
+        );
+        assert!(requested_audience(
+            &form(&[("scope", "https://management.azure.com/user_impersonation")]),
+            true,
+            false
+        )
+        .is_err());
+        assert_eq!(requested_audience(&form(&[("resource", arm)]), false, false)?, arm);
+        Ok(())
+    }
+
+    #[test]
+    fn basic_auth_credentials_are_url_decoded() {
+        let mut headers = HeaderMap::new();
+        let value = format!("Basic {}", B64.encode("my%20app:s%3Acret"));
+        headers
+            .insert(http::header::AUTHORIZATION, value.parse().unwrap_or(http::HeaderValue::from_static("")));
+        assert_eq!(basic_auth(&headers), Some(("my app".to_owned(), "s:cret".to_owned())));
+    }
+}
