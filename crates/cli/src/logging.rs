@@ -7,7 +7,9 @@ use tracing_subscriber::EnvFilter;
 pub(crate) fn init(format: LogFormat, level: &str) -> anyhow::Result<()> {
     let filter = match std::env::var("PORTCULLIS_LOG") {
         Ok(f) => EnvFilter::try_new(&f).map_err(|e| anyhow::anyhow!("PORTCULLIS_LOG `{f}`: {e}"))?,
-        Err(_) => EnvFilter::try_new(level).map_err(|e| anyhow::anyhow!("config key `log.level` `{level}`: {e}"))?,
+        Err(_) => {
+            EnvFilter::try_new(level).map_err(|e| anyhow::anyhow!("config key `log.level` `{level}`: {e}"))?
+        }
     };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let result = match format {

@@ -1,6 +1,7 @@
 //! `portcullis`: parses arguments, loads config, and calls into the library crates.
 //! No business logic lives here.
 
+mod auth;
 mod logging;
 
 use std::path::PathBuf;
@@ -33,6 +34,11 @@ enum Command {
         /// Leave everything running afterwards and print commands to try.
         #[arg(long)]
         keep: bool,
+    },
+    /// Operator tools for tokens.
+    Auth {
+        #[command(subcommand)]
+        command: auth::AuthCommand,
     },
     /// Print shell completions.
     Completions {
@@ -74,6 +80,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut reporter = portcullis_demo::Reporter::new(std::io::stdout(), format);
             let summary = portcullis_demo::run(portcullis_demo::DemoOptions { keep }, &mut reporter).await;
             Ok(if summary.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Auth { command } => {
+            logging::init_quiet()?;
+            auth::run(command).await
         }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "portcullis", &mut std::io::stdout());

@@ -33,7 +33,8 @@ async fn upstream() -> SocketAddr {
                     let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nslow").await;
                     return;
                 }
-                let _ = s.write_all(format!("HTTP/1.1 200 OK\r\ncontent-length: {GIB}\r\n\r\n").as_bytes()).await;
+                let _ =
+                    s.write_all(format!("HTTP/1.1 200 OK\r\ncontent-length: {GIB}\r\n\r\n").as_bytes()).await;
                 let chunk = vec![b'z'; 256 * 1024];
                 let mut sent = 0u64;
                 while sent < GIB {
@@ -156,7 +157,11 @@ fn bad_config_fails_at_start_naming_file_key_and_reason() {
         "data_dir = \"d\"\n[listeners.data]\naddr = \"0.0.0.0:0\"\n[listeners.control]\naddr = \"127.0.0.1:0\"\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_portcullis")).args(["serve", "--config"]).arg(&config).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml") && err.contains("listeners.data.addr") && err.contains("TLS"), "{err}");

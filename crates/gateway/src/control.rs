@@ -4,22 +4,27 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::{Json, Router};
 use http_body_util::BodyExt;
+use portcullis_identity::{Authenticator, Principal};
 use portcullis_store::Store;
 use serde_json::json;
 
 use crate::listener::Handler;
 use crate::metrics::Metrics;
+use crate::pipeline::authenticate_headers;
 
 /// Shared state of the control API.
 pub(crate) struct ControlState {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) metrics: Arc<Metrics>,
+    pub(crate) auth: Arc<Authenticator>,
     pub(crate) draining: AtomicBool,
 }
 
@@ -54,6 +59,26 @@ async fn metrics(State(state): State<Arc<ControlState>>) -> impl IntoResponse {
     )
 }
 
+/// `GET /api/v1/whoami`: the principal the caller's token proves.
+async fn whoami(Extension(principal): Extension<Principal>) -> impl IntoResponse {
+    Json(principal)
+}
+
+/// Every `/api/v1` route needs an authenticated caller; handlers read its `Principal`
+/// from the request extensions.
+async fn require_principal(State(state): State<Arc<ControlState>>, mut req: Request, next: Next) -> Response {
+    match authenticate_headers(&state.auth, req.headers()).await {
+        Ok(principal) => {
+            req.extensions_mut().insert(principal);
+            next.run(req).await
+        }
+        Err(e) => {
+            tracing::info!(code = e.reason().code(), detail = %e, "control API caller refused");
+            e.into_response().map(axum::body::Body::new)
+        }
+    }
+}
+
 async fn not_found() -> impl IntoResponse {
     (
         StatusCode::NOT_FOUND,
@@ -63,7 +88,11 @@ async fn not_found() -> impl IntoResponse {
 
 /// The control API as a listener handler.
 pub(crate) fn handler(state: Arc<ControlState>) -> Handler {
+    let api = Router::new()
+        .route("/api/v1/whoami", get(whoami))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_principal));
     let router = Router::new()
+        .merge(api)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -15,6 +15,12 @@ pub enum GatewayError {
     /// The canonicalizer refused the request as ambiguous or oversized.
     #[error("refused by canonicalization: {0}")]
     Canon(#[from] CanonError),
+    /// No bearer token, or one that does not validate. `None`: no token at all.
+    #[error("not authenticated: {}", .0.as_ref().map(|e| e.detail()).unwrap_or("no bearer token"))]
+    Unauthenticated(Option<portcullis_identity::AuthError>),
+    /// The identity provider's keys could not be fetched, so no token can be checked.
+    #[error("identity provider unavailable: {}", .0.detail())]
+    IdentityUnavailable(portcullis_identity::AuthError),
     /// The request body is larger than `limits.max_request_body`.
     #[error("request body exceeds {limit} bytes")]
     BodyTooLarge {
@@ -43,6 +49,10 @@ pub enum GatewayError {
 pub enum Reason {
     /// See [`GatewayError::Canon`]; the canonical reason is more specific.
     Canon(portcullis_canonical::Reason),
+    /// 401.
+    Unauthenticated,
+    /// 503.
+    IdentityUnavailable,
     /// 413.
     BodyTooLarge,
     /// 408.
@@ -62,6 +72,8 @@ impl Reason {
     pub fn code(self) -> &'static str {
         match self {
             Reason::Canon(r) => r.code(),
+            Reason::Unauthenticated => "unauthenticated",
+            Reason::IdentityUnavailable => "identity_unavailable",
             Reason::BodyTooLarge => "body_too_large",
             Reason::BodyTimeout => "body_timeout",
             Reason::NoConnection => "unknown_connection",
@@ -75,6 +87,8 @@ impl Reason {
     pub fn status(self) -> StatusCode {
         match self {
             Reason::Canon(r) => StatusCode::from_u16(r.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            Reason::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Reason::IdentityUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Reason::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Reason::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Reason::NoConnection => StatusCode::NOT_FOUND,
@@ -90,6 +104,8 @@ impl GatewayError {
     pub fn reason(&self) -> Reason {
         match self {
             GatewayError::Canon(e) => Reason::Canon(e.reason),
+            GatewayError::Unauthenticated(_) => Reason::Unauthenticated,
+            GatewayError::IdentityUnavailable(_) => Reason::IdentityUnavailable,
             GatewayError::BodyTooLarge { .. } => Reason::BodyTooLarge,
             GatewayError::BodyTimeout => Reason::BodyTimeout,
             GatewayError::NoConnection => Reason::NoConnection,
@@ -103,6 +119,15 @@ impl GatewayError {
     fn public_message(&self) -> String {
         match self {
             GatewayError::Canon(e) => format!("the request is ambiguous and was not forwarded: {}", e.message),
+            GatewayError::Unauthenticated(None) => {
+                "a bearer token is required: send `Authorization: Bearer <token>` with an OIDC access token or a \
+                 Portcullis grant token"
+                    .into()
+            }
+            GatewayError::Unauthenticated(Some(e)) => format!("the bearer token was refused: {}", e.public_description()),
+            GatewayError::IdentityUnavailable(_) => {
+                "the identity provider's keys cannot be fetched right now; retry shortly".into()
+            }
             GatewayError::BodyTooLarge { limit } => format!("the request body is larger than {limit} bytes"),
             GatewayError::BodyTimeout => "the request body stopped arriving; send it without pauses".into(),
             GatewayError::NoConnection => {
@@ -118,7 +143,14 @@ impl GatewayError {
 
     /// The agent-facing response. The only place data-path errors become HTTP.
     pub(crate) fn into_response(self) -> Response<ProxyBody> {
-        error_response(self.reason(), &self.public_message())
+        let mut resp = error_response(self.reason(), &self.public_message());
+        if let GatewayError::Unauthenticated(e) = &self {
+            let challenge = portcullis_identity::www_authenticate(e.as_ref());
+            if let Ok(v) = HeaderValue::from_str(&challenge) {
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
+        }
+        resp
     }
 }
 

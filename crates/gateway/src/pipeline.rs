@@ -3,22 +3,23 @@
 //! Each numbered step is a named function with its own error; errors become responses
 //! in exactly one place ([`GatewayError::into_response`]).
 //!
-//! Built so far: 1 limits & canonicalize, 3 route, 8 forward, 9 response (URL
-//! rewriting). Steps 2 (authenticate), 4 (access check), 5–6 (classify, guardrails),
-//! 7 (durable record) and masking in 9 arrive with the identity, access, guardrail,
-//! audit and masking issues, each as one call in [`run`]. Until then this gateway
-//! forwards without authenticating and must not be exposed to untrusted agents.
+//! Built so far: 1 limits & canonicalize, 2 authenticate, 3 route, 8 forward, 9 response
+//! (URL rewriting). Steps 4 (access check), 5–6 (classify, guardrails), 7 (durable
+//! record) and masking in 9 arrive with the access, guardrail, audit and masking issues,
+//! each as one call in [`run`]. Until then an authenticated agent reaches every
+//! connection: do not expose this gateway to untrusted agents.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use http::request::Parts;
 use http::{HeaderValue, Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use portcullis_canonical::{CanonicalRequest, Limits};
+use portcullis_identity::{bearer_token, Authenticator, Principal};
 
 use crate::body::{GuardedBody, ProxyBody};
 use crate::config::LimitsConfig;
@@ -34,6 +35,9 @@ pub(crate) struct DataPlane {
     pub(crate) routes: Routes,
     pub(crate) limits: LimitsConfig,
     pub(crate) metrics: Arc<Metrics>,
+    pub(crate) auth: Arc<Authenticator>,
+    /// False only in development: no issuers configured and every listener on loopback.
+    pub(crate) require_auth: bool,
 }
 
 /// Facts about the agent's connection.
@@ -48,6 +52,7 @@ pub(crate) struct ConnInfo {
 #[derive(Default)]
 struct RequestLog {
     connection: Option<String>,
+    principal: Option<String>,
 }
 
 /// Handles one request: runs the pipeline, renders any error, records metrics.
@@ -69,10 +74,12 @@ pub(crate) async fn handle(
         }
     };
     let connection = log.connection.as_deref().unwrap_or("");
+    let principal = log.principal.as_deref().unwrap_or("");
     dp.metrics.observe(connection, resp.status().as_u16(), started.elapsed());
     tracing::info!(
         %method,
         connection,
+        principal,
         status = resp.status().as_u16(),
         micros = started.elapsed().as_micros() as u64,
         "request"
@@ -91,6 +98,10 @@ async fn run(
     // 1. Limits and canonicalization: one parse; ambiguity refused.
     let canonical = canonicalize(dp, &parts)?;
     let body = guard_body(&dp.limits, &parts, body)?;
+
+    // 2. Authenticate: an OIDC access token or a gateway grant token.
+    let principal = authenticate(dp, &parts).await?;
+    log.principal = principal.as_ref().map(Principal::key);
 
     // 3. Route to a connection.
     let agent_host = agent_host(&parts, info);
@@ -115,6 +126,38 @@ async fn run(
 /// Step 1a.
 fn canonicalize(dp: &DataPlane, parts: &Parts) -> Result<CanonicalRequest, GatewayError> {
     Ok(CanonicalRequest::from_parts(parts, Limits { max_uri_len: dp.limits.max_uri_len })?)
+}
+
+/// Step 2. The token is read from `Authorization: Bearer`; that header is removed
+/// before anything is forwarded (see `headers.rs`).
+pub(crate) async fn authenticate(dp: &DataPlane, parts: &Parts) -> Result<Option<Principal>, GatewayError> {
+    if !dp.require_auth {
+        return Ok(None);
+    }
+    authenticate_headers(&dp.auth, &parts.headers).await.map(Some)
+}
+
+/// Authenticates a request's bearer token; shared with the control API.
+pub(crate) async fn authenticate_headers(
+    auth: &Authenticator,
+    headers: &http::HeaderMap,
+) -> Result<Principal, GatewayError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(GatewayError::Unauthenticated(None));
+    }
+    let token = first
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
+        .ok_or(GatewayError::Unauthenticated(None))?;
+    auth.authenticate(token).await.map_err(|e| {
+        if e.reason().is_unavailable() {
+            GatewayError::IdentityUnavailable(e)
+        } else {
+            GatewayError::Unauthenticated(Some(e))
+        }
+    })
 }
 
 /// Step 1b: refuse a declared oversize body at once; guard a streamed one.

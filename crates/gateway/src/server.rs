@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use portcullis_identity::{Authenticator, GrantKeys};
 use portcullis_store::{SqliteStore, Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -44,6 +45,12 @@ pub enum StartError {
     Tls {
         /// Which listener.
         listener: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The identity settings or the grant-token keys are unusable.
+    #[error("identity: {detail}")]
+    Identity {
         /// What is wrong.
         detail: String,
     },
@@ -144,6 +151,32 @@ async fn bind(name: &'static str, cfg: &ListenerConfig) -> Result<Bound, StartEr
     Ok(Bound { name, tcp, tls, addr })
 }
 
+/// The authenticator: configured issuers plus the gateway's own grant-token keys in
+/// `data_dir`. Keys are fetched in the background so a provider that is down at start
+/// does not stop the gateway (requests then get 503 until it answers).
+fn authenticator(config: &Config) -> Result<Arc<Authenticator>, StartError> {
+    let keys = GrantKeys::load_or_create(&config.data_dir)
+        .map_err(|e| StartError::Identity { detail: e.to_string() })?;
+    let keys = match &config.identity.grant_issuer {
+        Some(iss) => keys.with_issuer(iss.clone()),
+        None => keys,
+    };
+    let auth =
+        Authenticator::new(config.identity.issuers.clone(), Some(Arc::new(keys))).map_err(|errors| {
+            StartError::Identity {
+                detail: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            }
+        })?;
+    let auth = Arc::new(auth);
+    let prefetch = auth.clone();
+    tokio::spawn(async move {
+        for (issuer, e) in prefetch.prefetch().await {
+            tracing::warn!(%issuer, error = e.detail(), "could not fetch the issuer's keys yet; will retry on use");
+        }
+    });
+    Ok(auth)
+}
+
 /// Opens the store, binds the listeners and starts serving.
 pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     let store = SqliteStore::open(&config.data_dir)
@@ -157,8 +190,22 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
             .map_err(|detail| StartError::Upstream { connection: c.name.clone(), detail })?;
         routes.insert(Connection::new(c, client), &c.hosts);
     }
+    let auth = authenticator(&config)?;
+    let require_auth = !config.identity.issuers.is_empty();
+    if !require_auth {
+        tracing::warn!(
+            "no [[identity.issuers]] configured: the data listener forwards unauthenticated requests \
+             (development only; allowed because every listener is on loopback)"
+        );
+    }
     let metrics = Arc::new(Metrics::new());
-    let data_plane = Arc::new(DataPlane { routes, limits: config.limits.clone(), metrics: metrics.clone() });
+    let data_plane = Arc::new(DataPlane {
+        routes,
+        limits: config.limits.clone(),
+        metrics: metrics.clone(),
+        auth: auth.clone(),
+        require_auth,
+    });
 
     let data = bind("data", &config.listeners.data).await?;
     let control = bind("control", &config.listeners.control).await?;
@@ -168,6 +215,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     let control_state = Arc::new(ControlState {
         store: store.clone() as Arc<dyn Store>,
         metrics,
+        auth,
         draining: std::sync::atomic::AtomicBool::new(false),
     });
     let data_handler: Handler =

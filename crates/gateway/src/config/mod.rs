@@ -31,6 +31,9 @@ pub struct Config {
     /// Log output.
     #[serde(default)]
     pub log: LogConfig,
+    /// Who may call: the OIDC issuers whose tokens the gateway accepts.
+    #[serde(default)]
+    pub identity: IdentityConfig,
     /// The targets agents may reach.
     #[serde(default)]
     pub connections: Vec<ConnectionConfig>,
@@ -118,6 +121,19 @@ impl Default for LimitsConfig {
             shutdown_grace: Duration::from_secs(30),
         }
     }
+}
+
+/// Authentication of agents and people.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// Accepted OIDC issuers (`[[identity.issuers]]`), field by field in docs/config.md.
+    /// With none, the data listener forwards unauthenticated requests: allowed only while
+    /// every listener is on loopback (development), refused otherwise.
+    #[serde(default)]
+    pub issuers: Vec<portcullis_identity::IssuerConfig>,
+    /// The `iss` of the gateway's own grant tokens. Default `portcullis:{gateway id}`.
+    pub grant_issuer: Option<String>,
 }
 
 /// Log output.

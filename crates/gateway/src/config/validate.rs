@@ -32,6 +32,22 @@ impl Config {
             }
         }
 
+        if let Err(errors) = portcullis_identity::validate_issuers(&self.identity.issuers, "identity.issuers")
+        {
+            for e in errors {
+                bad(e.key, e.reason);
+            }
+        }
+        let exposed = !self.listeners.data.addr.ip().is_loopback();
+        if exposed && self.identity.issuers.is_empty() {
+            bad(
+                "identity.issuers".into(),
+                "the data listener is not on loopback, so agents must authenticate: configure at least one \
+                 [[identity.issuers]]"
+                    .into(),
+            );
+        }
+
         let l = &self.limits;
         if l.max_header_bytes.0 < 8192 {
             bad("limits.max_header_bytes".into(), "must be at least 8KiB".into());
