@@ -1,0 +1,210 @@
+//! The access service: the shared state behind the API and the data-path index.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use tokio::sync::watch;
+
+use portcullis_identity::{GrantKeys, Principal};
+use portcullis_store::SqliteStore;
+
+use crate::config::AccessConfig;
+use crate::db;
+use crate::error::{AccessError, AccessReason};
+use crate::events::{AccessEvent, EventSink, SqliteEventSink};
+use crate::index::{ActiveGrant, GrantIndex};
+use crate::model::{now_ms, AccessRequest, RequestFilter, RequestState};
+use crate::policy::{AccessAction, AccessPolicy, PolicyDecision, PolicyInput};
+use crate::webhook::Webhooks;
+
+/// Just-in-time access: requests, approvals, grants. Cheap to clone.
+#[derive(Clone)]
+pub struct AccessService {
+    pub(crate) inner: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) pool: SqlitePool,
+    pub(crate) config: AccessConfig,
+    pub(crate) policy: AccessPolicy,
+    pub(crate) keys: Arc<GrantKeys>,
+    pub(crate) index: GrantIndex,
+    pub(crate) events: Arc<dyn EventSink>,
+    pub(crate) webhooks: Webhooks,
+    watchers: Mutex<HashMap<String, watch::Sender<u64>>>,
+}
+
+impl std::fmt::Debug for AccessService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessService")
+            .field("active_grants", &self.inner.index.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AccessService {
+    /// Applies the access migrations, loads active grants into the index and returns the
+    /// service. Events go to the `access_events` table until [`Self::with_event_sink`].
+    pub async fn open(
+        store: &SqliteStore,
+        config: AccessConfig,
+        policy: AccessPolicy,
+        keys: Arc<GrantKeys>,
+    ) -> Result<Self, AccessError> {
+        config.validate()?;
+        store
+            .migrate("access", db::MIGRATIONS)
+            .await
+            .map_err(|e| AccessError::new(AccessReason::Store, e.to_string()))?;
+        let pool = store.pool().clone();
+        let index = GrantIndex::default();
+        let mut conn = pool.acquire().await?;
+        for (grant, expires_ms) in db::active_grants(&mut conn).await? {
+            index.insert(&grant.principal, &grant.connection, &grant.id, &grant.level, expires_ms);
+        }
+        drop(conn);
+        let webhooks = Webhooks::new(config.webhooks.clone(), config.public_url.clone());
+        Ok(AccessService {
+            inner: Arc::new(Shared {
+                events: Arc::new(SqliteEventSink::new(pool.clone())),
+                pool,
+                config,
+                policy,
+                keys,
+                index,
+                webhooks,
+                watchers: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Replaces where audit events go (the audit crate's writer, later). Call before cloning.
+    pub fn with_event_sink(mut self, sink: Arc<dyn EventSink>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.events = sink;
+        }
+        self
+    }
+
+    /// The active grant of `principal_key` for `connection` (data path, step 4).
+    pub fn active(&self, principal_key: &str, connection: &str) -> Option<ActiveGrant> {
+        self.inner.index.active(principal_key, connection)
+    }
+
+    /// The grant index itself.
+    pub fn index(&self) -> &GrantIndex {
+        &self.inner.index
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &AccessConfig {
+        &self.inner.config
+    }
+
+    /// Starts the background task that expires pending requests and grants (every
+    /// 250 ms). Abort the handle on shutdown.
+    pub fn start_sweeper(&self) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = this.sweep().await {
+                    tracing::warn!(error = %e, "access sweeper");
+                }
+            }
+        })
+    }
+
+    /// One request, with its approvals.
+    pub async fn get(&self, id: &str) -> Result<AccessRequest, AccessError> {
+        let mut conn = self.inner.pool.acquire().await?;
+        Ok(db::load_request(&mut conn, id).await?.request)
+    }
+
+    /// Requests matching `filter`, newest first (at most 1000).
+    pub async fn list(&self, filter: &RequestFilter) -> Result<Vec<AccessRequest>, AccessError> {
+        let mut conn = self.inner.pool.acquire().await?;
+        db::list_requests(&mut conn, filter, 1000).await
+    }
+
+    /// Long-poll: returns the request once it differs from `version` (or, without a
+    /// version, once it is no longer pending), or after `wait` (bounded by `max_wait`).
+    pub async fn wait(
+        &self,
+        id: &str,
+        wait: Duration,
+        version: Option<i64>,
+    ) -> Result<AccessRequest, AccessError> {
+        let wait = wait.min(self.inner.config.max_wait);
+        let mut rx = self.subscribe(id);
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let current = self.get(id).await?;
+            let changed = match version {
+                Some(v) => current.version != v,
+                None => current.state != RequestState::Pending,
+            };
+            if changed {
+                return Ok(current);
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => return Ok(current),
+            }
+        }
+    }
+
+    fn subscribe(&self, id: &str) -> watch::Receiver<u64> {
+        let mut map = self.inner.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(id.to_string()).or_insert_with(|| watch::channel(0).0).subscribe()
+    }
+
+    /// Wakes long-polls on request `id`.
+    pub(crate) fn wake(&self, id: &str) {
+        let mut map = self.inner.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = map.get(id) {
+            tx.send_modify(|v| *v += 1);
+        }
+        map.retain(|_, tx| tx.receiver_count() > 0);
+    }
+
+    /// Records events (after commit) and logs a failure to do so.
+    pub(crate) async fn emit(&self, events: Vec<AccessEvent>) {
+        for event in &events {
+            if let Err(e) = self.inner.events.record(event).await {
+                tracing::error!(error = %e, kind = event.kind(), "access event not recorded");
+            }
+        }
+    }
+
+    pub(crate) fn decide(
+        &self,
+        action: AccessAction,
+        caller: &Principal,
+        request: &AccessRequest,
+    ) -> Result<PolicyDecision, AccessError> {
+        let input = PolicyInput {
+            principal: caller,
+            connection: &request.connection,
+            level: &request.level,
+            duration_secs: request.duration_secs,
+            requester: &request.principal.key,
+            requester_kind: &request.principal.kind,
+            now: time::OffsetDateTime::now_utc(),
+        };
+        self.inner.policy.decide(action, &input)
+    }
+}
+
+/// Refuses a caller whose token has expired (the gateway may have authenticated it just
+/// before; a decision needs a live token).
+pub(crate) fn live(caller: &Principal) -> Result<(), AccessError> {
+    if caller.expires_at.saturating_mul(1000) <= now_ms() {
+        return Err(AccessError::new(AccessReason::TokenExpired, "your token has expired; sign in again"));
+    }
+    Ok(())
+}
