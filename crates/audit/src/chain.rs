@@ -94,6 +94,12 @@ impl Link<'_> {
     }
 }
 
+/// The hash of one event from its stored fields (what [`crate::verify`] recomputes); public
+/// so that other tools can re-verify an export.
+pub fn event_hash(stream: &str, seq: i64, id: &str, at_us: i64, prev_hash: &str, body: &str) -> String {
+    Link { stream, seq, id, at_us, prev_hash, body }.hash()
+}
+
 /// The message a checkpoint signs.
 pub(crate) fn checkpoint_message(stream: &str, seq: i64, hash: &str, at_us: i64) -> Vec<u8> {
     format!("portcullis-audit-checkpoint-v1\n{stream}\n{seq}\n{hash}\n{at_us}").into_bytes()

@@ -24,7 +24,7 @@ mod sessions;
 mod verify;
 mod writer;
 
-pub use chain::{canonical_json, GENESIS};
+pub use chain::{canonical_json, event_hash, GENESIS};
 pub use error::{AuditError, AuditReason};
 pub use event::{
     now_us, principal_key, sanitize_headers, AuditEvent, BodyRef, EventDetail, Header, Outcome,

@@ -1,0 +1,186 @@
+//! Nothing acknowledged is lost (kill -9), and a failing store makes `append` fail
+//! closed at once and recovers without a restart.
+
+mod common;
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use portcullis_audit::{verify, AuditConfig, AuditLog, AuditReason, VerifyOptions};
+use portcullis_store::SqliteStore;
+use sqlx::{Connection, SqliteConnection};
+
+const CHILD_ENV: &str = "PORTCULLIS_AUDIT_KILL9_DIR";
+
+/// Not a test on its own: the child process of `acknowledged_events_survive_kill_9`.
+/// It appends from many tasks as fast as it can and prints each acknowledged id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "helper process, started by acknowledged_events_survive_kill_9"]
+async fn kill9_child() {
+    let Ok(dir) = std::env::var(CHILD_ENV) else { return };
+    let store = SqliteStore::open(std::path::Path::new(&dir)).await.unwrap();
+    let log = AuditLog::open(&store, AuditConfig { checkpoint_every: 500, ..AuditConfig::default() })
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..32 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0.. {
+                let n = t * 1_000_000 + i;
+                let body = format!("body {n}").into_bytes();
+                let event = common::request("g-kill", "agent-7", n, portcullis_audit::now_us(), Some(&body));
+                let id = log.append_with_bodies(event, vec![body]).await.unwrap();
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "acked {} {}", id.id, id.seq).unwrap();
+                out.flush().unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn acknowledged_events_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["kill9_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut acked = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.strip_prefix("acked ") {
+                if let Some((id, _)) = rest.split_once(' ') {
+                    acked.push(id.to_owned());
+                }
+            }
+        }
+        acked
+    });
+    // Let it run under load, then kill -9 while appends are in flight.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = count_events(dir.path()).await;
+        if rows >= 3_000 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the child appended only {rows} events");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let acked = reader.join().unwrap();
+    assert!(acked.len() >= 1_000, "only {} acknowledged", acked.len());
+
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let stored: HashSet<String> = sqlx::query_scalar("SELECT id FROM audit_events")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let lost: Vec<&String> = acked.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(lost.is_empty(), "{} acknowledged events lost, e.g. {:?}", lost.len(), lost.first());
+    let trusted = portcullis_audit::read_public_key(dir.path()).unwrap();
+    let report = verify(store.pool(), &VerifyOptions { trusted_keys: vec![trusted] }).await.unwrap();
+    assert!(report.ok, "{:?}", report.problems);
+
+    // The chain continues after a restart.
+    let log = AuditLog::open(&store, AuditConfig::default()).await.unwrap();
+    let next = log.append(common::auth("agent-7", true)).await.unwrap();
+    assert_eq!(next.seq as usize, stored.len() + 1);
+    log.shutdown().await;
+    assert!(verify(store.pool(), &VerifyOptions::default()).await.unwrap().ok);
+}
+
+async fn count_events(dir: &std::path::Path) -> i64 {
+    let url = format!("sqlite://{}?mode=ro", dir.join(portcullis_store::DB_FILE).display());
+    let Ok(mut conn) = SqliteConnection::connect(&url).await else { return 0 };
+    sqlx::query_scalar("SELECT COUNT(*) FROM audit_events").fetch_one(&mut conn).await.unwrap_or(0)
+}
+
+/// Another process holding the database's write lock makes the store refuse writes:
+/// `append` fails (and keeps failing at once) until the lock is gone, then the log
+/// recovers on its own and the chain stays intact.
+#[tokio::test]
+async fn a_locked_store_fails_closed_and_recovers_without_restart() {
+    let env = common::open(AuditConfig { queue_capacity: 4, ..AuditConfig::default() }).await;
+    common::fill(&env.log, "g1", 3).await;
+    let url = format!("sqlite://{}", env.store.path().display());
+    let mut locker = SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("BEGIN EXCLUSIVE; INSERT INTO meta (key, value) VALUES ('locked', '1');")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+
+    // The first append waits for the lock (the store's busy timeout), then fails.
+    let log = env.log.clone();
+    let blocked = tokio::spawn(async move { log.append(common::auth("agent-7", true)).await });
+    // While the writer is stuck, the bounded queue fills and then appends fail at once.
+    let mut full = None;
+    for _ in 0..20 {
+        match tokio::time::timeout(Duration::from_millis(50), env.log.append(common::auth("agent-7", true)))
+            .await
+        {
+            Err(_) => continue, // queued behind the stuck batch
+            Ok(Ok(id)) => panic!("committed {id:?} while the store was locked"),
+            Ok(Err(e)) => {
+                full = Some(e);
+                break;
+            }
+        }
+    }
+    let full = full.expect("the queue never filled");
+    assert_eq!(full.reason, AuditReason::QueueFull, "{full}");
+    assert!(env.log.status().queued <= 4);
+
+    let err = blocked.await.unwrap().unwrap_err();
+    assert_eq!(err.reason, AuditReason::StoreUnavailable);
+    assert!(!env.log.healthy());
+    let status = env.log.status();
+    assert_eq!(status.reason, Some(AuditReason::StoreUnavailable));
+    let started = Instant::now();
+    let again = env.log.append(common::auth("agent-7", true)).await.unwrap_err();
+    assert_eq!(again.reason, AuditReason::StoreUnavailable);
+    assert!(started.elapsed() < Duration::from_millis(100), "a failing store must refuse at once");
+
+    sqlx::raw_sql("ROLLBACK").execute(&mut locker).await.unwrap();
+    drop(locker);
+    let log = env.log.clone();
+    common::poll_until("recovery", Duration::from_secs(30), move || log.healthy()).await;
+    let id = env.log.append(common::auth("agent-7", true)).await.unwrap();
+    assert_eq!(id.seq, 4, "nothing refused was recorded, and the chain continues");
+    env.log.shutdown().await;
+    let report = verify(env.store.pool(), &VerifyOptions::default()).await.unwrap();
+    assert!(report.ok, "{:?}", report.problems);
+}
+
+#[tokio::test]
+async fn bodies_are_stored_once() {
+    let env = common::open(AuditConfig::default()).await;
+    let body = br#"{"value":[{"name":"rg-1"}]}"#.to_vec();
+    for n in 0..3 {
+        env.log
+            .append_with_bodies(
+                common::response("g1", n, portcullis_audit::now_us(), 200, &body),
+                vec![body.clone()],
+            )
+            .await
+            .unwrap();
+    }
+    let blobs: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_blobs").fetch_one(env.store.pool()).await.unwrap();
+    assert_eq!(blobs, 1);
+    let sha = portcullis_audit::BodyRef::of(&body).sha256;
+    assert_eq!(portcullis_audit::read_body(env.store.pool(), &sha).await.unwrap(), Some(body));
+}
