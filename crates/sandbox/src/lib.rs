@@ -35,6 +35,7 @@ mod error;
 mod keys;
 pub mod peers;
 mod server;
+mod tls;
 
 pub use arm::{BuiltInRole, FakeArm, FakeArmBuilder, ReceivedRequest, StorageAccount, ARM_AUDIENCE};
 pub use entra::{

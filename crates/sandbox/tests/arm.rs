@@ -491,3 +491,21 @@ async fn default_seed_gives_the_demo_something_to_list() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn tls_mode_serves_https_trusted_only_through_its_ca() -> anyhow::Result<()> {
+    let idp = FakeEntra::builder().tenant(TID).start().await?;
+    let arm = FakeArm::builder(&idp).subscription(SUB, "Test").page_size(1).tls().start().await?;
+    assert!(arm.url().starts_with("https://127.0.0.1:"));
+    let ca = reqwest::Certificate::from_pem(arm.ca_pem().unwrap_or_default().as_bytes())?;
+    let trusting = Client::builder().add_root_certificate(ca).build()?;
+    let token = idp.mint(&TokenSpec::new(TID, ARM_AUDIENCE, "x"))?;
+    let url = format!("{}/subscriptions/{SUB}/resourcegroups?{V}", arm.url());
+    let page: Value = trusting.get(&url).bearer_auth(&token).send().await?.json().await?;
+    assert!(page["nextLink"].as_str().unwrap_or_default().starts_with("https://127.0.0.1:"), "{page}");
+    assert!(
+        Client::new().get(&url).bearer_auth(&token).send().await.is_err(),
+        "an untrusted CA must fail the handshake"
+    );
+    Ok(())
+}

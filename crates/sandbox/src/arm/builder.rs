@@ -6,8 +6,9 @@ use super::rbac::BuiltInRole;
 use super::state::{self, ArmState, ResourceGroup, StorageAccount, Subscription};
 use super::{deployments, http_handler, role_assignments, ArmShared, FakeArm};
 use crate::entra::EntraShared;
-use crate::error::Result;
+use crate::error::{Result, SandboxError};
 use crate::server::Bound;
+use crate::tls::LoopbackTls;
 
 /// Subscription the fake seeds when the builder names none.
 const DEFAULT_SUBSCRIPTION: (&str, &str) = ("5f3c9a6e-2b1d-4e8f-9c7a-1d2e3f4a5b6c", "Portcullis Demo");
@@ -27,6 +28,7 @@ pub struct FakeArmBuilder {
     seed_defaults: bool,
     enforce_rbac: bool,
     role_assignments: Vec<(String, BuiltInRole, String)>,
+    tls: bool,
 }
 
 impl FakeArmBuilder {
@@ -46,6 +48,7 @@ impl FakeArmBuilder {
             seed_defaults: true,
             enforce_rbac: false,
             role_assignments: Vec::new(),
+            tls: false,
         }
     }
 
@@ -116,6 +119,14 @@ impl FakeArmBuilder {
         self
     }
 
+    /// Serves HTTPS with a certificate for `127.0.0.1`/`localhost` from a CA generated at
+    /// start ([`FakeArm::ca_pem`]), for clients that refuse plain HTTP (az, the Azure
+    /// SDKs' bearer policy, the connector's upstream client).
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+
     /// Enforces Azure RBAC: callers need a role assignment covering each request, or get
     /// 403 `AuthorizationFailed`. Default: any valid token may do anything.
     pub fn enforce_rbac(mut self) -> Self {
@@ -138,7 +149,15 @@ impl FakeArmBuilder {
     /// Binds `127.0.0.1:0` and starts serving.
     pub async fn start(self) -> Result<FakeArm> {
         let bound = Bound::loopback().await?;
-        let base_url = bound.base_url();
+        let tls = match self.tls {
+            true => Some(
+                tokio::task::spawn_blocking(|| LoopbackTls::generate("fake-arm"))
+                    .await
+                    .map_err(|e| SandboxError::Certificate(e.to_string()))??,
+            ),
+            false => None,
+        };
+        let base_url = if tls.is_some() { bound.https_url() } else { bound.base_url() };
         let (state, default_subscription) = self.seed();
         let shared = Arc::new(ArmShared {
             idp: self.idp,
@@ -153,8 +172,13 @@ impl FakeArmBuilder {
             enforce_rbac: self.enforce_rbac,
             default_subscription,
         });
-        let guard = bound.serve(http_handler::router(shared.clone()));
-        Ok(FakeArm { shared, _server: guard })
+        let router = http_handler::router(shared.clone());
+        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        let guard = match tls {
+            Some(t) => bound.serve_tls(router, t.server_config),
+            None => bound.serve(router),
+        };
+        Ok(FakeArm { shared, ca_pem, _server: guard })
     }
 
     /// The seeded state and the default (first named) subscription id.

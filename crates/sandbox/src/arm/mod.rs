@@ -63,6 +63,7 @@ impl ArmShared {
 #[derive(Debug)]
 pub struct FakeArm {
     shared: Arc<ArmShared>,
+    ca_pem: Option<String>,
     _server: ServerGuard,
 }
 
@@ -72,7 +73,12 @@ impl FakeArm {
         FakeArmBuilder::new(idp.shared.clone())
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash).
+    /// The CA certificate (PEM) to trust when started with [`FakeArmBuilder::tls`].
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// `http://127.0.0.1:PORT`, or `https://…` with TLS (no trailing slash).
     pub fn url(&self) -> &str {
         &self.shared.base_url
     }
