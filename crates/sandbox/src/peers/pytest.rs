@@ -31,7 +31,8 @@ impl PytestRun {
 
 /// Runs `python -m pytest tests/peers/python/FILE` from the repository root with a clean
 /// environment (only `PATH`, `HOME` and `env`), so no ambient Azure setting (and no
-/// metadata-address fallback) can leak in. Fails with [`SandboxError::PeerMissing`] when
+/// metadata-address fallback) can leak in, and with a proxy setting that sends anything
+/// not addressed to loopback to a closed loopback port. Fails with [`SandboxError::PeerMissing`] when
 /// the venv is not installed.
 pub async fn run_pytest(file: &str, env: &[(&str, String)]) -> Result<PytestRun> {
     let python = super::python()?;
@@ -43,6 +44,11 @@ pub async fn run_pytest(file: &str, env: &[(&str, String)]) -> Result<PytestRun>
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
         .env("PYTHONDONTWRITEBYTECODE", "1")
+        // Safety net: anything not addressed to loopback goes to a closed loopback port
+        // instead of the network (requests honours these variables).
+        .env("HTTP_PROXY", "http://127.0.0.1:9")
+        .env("HTTPS_PROXY", "http://127.0.0.1:9")
+        .env("NO_PROXY", "127.0.0.1,localhost")
         .kill_on_drop(true);
     for (k, v) in env {
         cmd.env(k, v);
