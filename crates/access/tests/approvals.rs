@@ -203,7 +203,7 @@ async fn deny_needs_a_reason_and_cancel_only_the_requester() {
     assert_eq!(list.body["items"].as_array().unwrap().len(), 2);
     let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM access_events ORDER BY seq")
         .fetch_all(
-            &sqlx::SqlitePool::connect(&format!("sqlite://{}", h.dir.path().join("portcullis.db").display()))
+            &sqlx::SqlitePool::connect(&format!("sqlite://{}", h.path.join("portcullis.db").display()))
                 .await
                 .unwrap(),
         )

@@ -77,7 +77,8 @@ pub fn connection(levels: &[&str], approvals: u32) -> ConnectionAccess {
 pub struct Harness {
     pub base: String,
     pub service: AccessService,
-    pub dir: tempfile::TempDir,
+    pub path: std::path::PathBuf,
+    dir: Option<tempfile::TempDir>,
     pub http: reqwest::Client,
     people: Arc<Mutex<HashMap<String, Principal>>>,
     task: tokio::task::JoinHandle<()>,
@@ -113,7 +114,15 @@ pub async fn start_in(dir: tempfile::TempDir, mut config: AccessConfig, policies
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
-    Harness { base, service, dir, http: reqwest::Client::new(), people, task }
+    Harness {
+        base,
+        service,
+        path: dir.path().to_path_buf(),
+        dir: Some(dir),
+        http: reqwest::Client::new(),
+        people,
+        task,
+    }
 }
 
 impl Drop for Harness {
@@ -134,6 +143,12 @@ impl Reply {
 }
 
 impl Harness {
+    /// Stops serving and hands back the data directory (to start again on it).
+    pub fn take_dir(mut self) -> tempfile::TempDir {
+        self.task.abort();
+        self.dir.take().unwrap()
+    }
+
     /// Registers a principal under an alias used by `as_`.
     pub fn add(&self, alias: &str, p: Principal) {
         self.people.lock().unwrap().insert(alias.into(), p);
