@@ -9,6 +9,7 @@ use super::{routes, FakeEntra};
 use crate::error::{Result, SandboxError};
 use crate::keys::KeySet;
 use crate::server::Bound;
+use crate::tls::LoopbackTls;
 
 /// Builder for [`FakeEntra`].
 #[derive(Debug)]
@@ -21,6 +22,7 @@ pub struct FakeEntraBuilder {
     group_limit: usize,
     token_lifetime: i64,
     resource_versions: Vec<(String, TokenVersion)>,
+    tls: bool,
 }
 
 impl FakeEntraBuilder {
@@ -35,6 +37,7 @@ impl FakeEntraBuilder {
             group_limit: 200,
             token_lifetime: 3599,
             resource_versions: Vec::new(),
+            tls: false,
         }
     }
 
@@ -88,15 +91,31 @@ impl FakeEntraBuilder {
         self
     }
 
+    /// Serves HTTPS with a certificate for `127.0.0.1`/`localhost` from a CA generated at
+    /// start ([`FakeEntra::ca_pem`]): MSAL-based credentials (`ClientSecretCredential`,
+    /// `CertificateCredential`) accept only an `https` authority.
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+
     /// Generates keys, binds `127.0.0.1:0` and starts serving.
     pub async fn start(self) -> Result<FakeEntra> {
         let bound = Bound::loopback().await?;
+        let tls = match self.tls {
+            true => Some(
+                tokio::task::spawn_blocking(|| LoopbackTls::generate("fake-entra"))
+                    .await
+                    .map_err(|e| SandboxError::Certificate(e.to_string()))??,
+            ),
+            false => None,
+        };
         let keys = tokio::task::spawn_blocking(KeySet::generate)
             .await
             .map_err(|e| SandboxError::Crypto(e.to_string()))??;
         let shared = Arc::new(EntraShared {
             tenant: self.tenant,
-            base_url: bound.base_url(),
+            base_url: if tls.is_some() { bound.https_url() } else { bound.base_url() },
             keys: RwLock::new(keys),
             agents: RwLock::new(self.agents),
             humans: RwLock::new(self.humans),
@@ -106,7 +125,12 @@ impl FakeEntraBuilder {
             token_lifetime: self.token_lifetime,
             resource_versions: self.resource_versions,
         });
-        let guard = bound.serve(routes::router(shared.clone()));
-        Ok(FakeEntra { shared, _server: guard })
+        let router = routes::router(shared.clone());
+        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        let guard = match tls {
+            Some(t) => bound.serve_tls(router, t.server_config),
+            None => bound.serve(router),
+        };
+        Ok(FakeEntra { shared, ca_pem, _server: guard })
     }
 }

@@ -28,6 +28,7 @@ use shared::{read, write};
 #[derive(Debug)]
 pub struct FakeEntra {
     pub(crate) shared: Arc<EntraShared>,
+    ca_pem: Option<String>,
     _server: ServerGuard,
 }
 
@@ -37,7 +38,13 @@ impl FakeEntra {
         FakeEntraBuilder::new()
     }
 
-    /// `http://127.0.0.1:PORT` — the "login host" of this fake (no trailing slash).
+    /// The CA certificate (PEM) to trust when started with [`FakeEntraBuilder::tls`].
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// `http://127.0.0.1:PORT` (or `https://` with TLS) — the "login host" of this fake,
+    /// usable as an MSAL/azure-identity `authority` (no trailing slash).
     pub fn url(&self) -> &str {
         &self.shared.base_url
     }

@@ -29,7 +29,7 @@ pub(super) fn verify(
     let thumbprint_ok = match (&header.x5t, &header.x5t_s256) {
         (None, None) => true,
         (x5t, s256) => {
-            x5t.as_deref() == Some(cert.x5t.as_str()) || s256.as_deref() == Some(cert.x5t_s256.as_str())
+            same_thumbprint(x5t.as_deref(), &cert.x5t) || same_thumbprint(s256.as_deref(), &cert.x5t_s256)
         }
     };
     if !thumbprint_ok {
@@ -80,4 +80,10 @@ pub(super) fn verify(
         return Err(assertion_error(700023, "The client assertion's subject is not the client id."));
     }
     Ok(())
+}
+
+/// Whether a presented thumbprint equals ours (base64url). MSAL sends standard base64 with
+/// padding, which Entra accepts too.
+fn same_thumbprint(presented: Option<&str>, ours: &str) -> bool {
+    presented.is_some_and(|p| p.trim_end_matches('=').replace('+', "-").replace('/', "_") == ours)
 }
