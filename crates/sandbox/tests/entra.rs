@@ -296,6 +296,12 @@ async fn minted_tokens_cover_humans_overage_es256_and_rotation() -> anyhow::Resu
     validate(&idp, &token, "api://portcullis", &idp.issuer_v2()).await?;
     let after = idp.mint(&spec)?;
     assert_ne!(jsonwebtoken::decode_header(&after)?.kid, before);
+    idp.retire_old_keys();
+    assert!(
+        validate(&idp, &token, "api://portcullis", &idp.issuer_v2()).await.is_err(),
+        "retired key still published"
+    );
+    validate(&idp, &after, "api://portcullis", &idp.issuer_v2()).await?;
     idp.rotate_keys_keep_kid()?;
     assert!(validate(&idp, &after, "api://portcullis", &idp.issuer_v2()).await.is_err());
     Ok(())
