@@ -251,6 +251,24 @@ async fn subscriptions_and_storage_keys() -> anyhow::Result<()> {
     let (status, _, sas) = w.call(Method::POST, &format!("{acct}/listAccountSas?api-version=2023-05-01"), Some(json!({"signedServices": "b", "signedResourceTypes": "sco", "signedPermission": "rl", "signedExpiry": "2030-01-01T00:00:00Z"}))).await?;
     assert_eq!(status, 200);
     assert!(sas["accountSasToken"].as_str().unwrap_or_default().contains("sig="));
+    // Creating an account is a long-running operation answered with `Location` only.
+    let created = format!("/subscriptions/{SUB}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/stnew01?api-version=2023-05-01");
+    let (status, headers, _) = w
+        .call(
+            Method::PUT,
+            &created,
+            Some(json!({"location": "westeurope", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"})),
+        )
+        .await?;
+    assert_eq!(status, 202);
+    assert!(headers.get("azure-asyncoperation").is_none());
+    let location = headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(w.call(Method::GET, &created, None).await?.2["properties"]["provisioningState"], "Creating");
+    let (first, _, _) = w.call(Method::GET, &location, None).await?;
+    let (second, _, done) = w.call(Method::GET, &location, None).await?;
+    assert_eq!((first, second), (202, 200));
+    assert_eq!(done["name"], "stnew01");
+    assert_eq!(done["properties"]["provisioningState"], "Succeeded");
     let (status, _, body) = w.call(Method::GET, &format!("/subscriptions/{SUB}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/missing?{V}"), None).await?;
     assert_eq!((status, code(&body)), (404, "ResourceNotFound"));
     let (status, _, body) = w.call(Method::GET, &format!("/subscriptions/{SUB}/resourceGroups/rg-none/providers/Microsoft.Storage/storageAccounts/x?{V}"), None).await?;

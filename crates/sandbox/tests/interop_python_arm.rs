@@ -34,7 +34,7 @@ async fn python_sdk_lists_creates_and_deletes_resource_groups_against_fake_arm()
     )
     .await?;
     assert!(run.passed, "{}", run.report());
-    assert!(run.stdout.contains("5 passed"), "{}", run.report());
+    assert!(run.stdout.contains("6 passed"), "{}", run.report());
 
     // The SDK followed absolute nextLinks and polled the LRO until it succeeded.
     let received = arm.received();

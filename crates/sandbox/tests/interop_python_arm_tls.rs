@@ -38,7 +38,7 @@ async fn python_sdk_works_against_fake_arm_over_https() -> anyhow::Result<()> {
     )
     .await?;
     assert!(run.passed, "{}", run.report());
-    assert!(run.stdout.contains("5 passed"), "{}", run.report());
+    assert!(run.stdout.contains("6 passed"), "{}", run.report());
     assert!(arm.url().starts_with("https://"));
     assert!(arm.received().iter().any(|r| r.query.as_deref().is_some_and(|q| q.contains("skiptoken"))));
     Ok(())

@@ -112,3 +112,16 @@ def test_deployment_long_running_operation_returns_outputs(client):
     outputs = deployment.properties["outputs"]
     assert len(outputs["key"]["value"]) == 88
     assert "value" not in outputs["hidden"]
+
+
+def test_storage_account_creation_follows_location_polling(client):
+    sub = need("PORTCULLIS_SUBSCRIPTION")
+    rg = need("PORTCULLIS_STORAGE_RG")
+    poller = client.resources.begin_create_or_update_by_id(
+        f"subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/stcreated",
+        {"location": "westeurope", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"},
+        api_version="2023-05-01",
+    )
+    account = poller.result()
+    assert account.name == "stcreated"
+    assert account.properties["provisioningState"] == "Succeeded"

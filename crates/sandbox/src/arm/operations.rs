@@ -75,6 +75,9 @@ fn poll(shared: &ArmShared, sub: &str, op_id: &str) -> Option<(bool, Operation)>
                     d.done = true;
                 }
             }
+            OperationTarget::StorageAccount { key } => {
+                state.creating.remove(key);
+            }
         }
     }
     Some((snapshot.done, snapshot))
@@ -98,15 +101,41 @@ pub(crate) fn status(shared: &ArmShared, sub: &str, op_id: &str) -> ArmResponse 
     ArmResponse::ok(Value::Object(body)).header("Retry-After", shared.retry_after_secs.to_string())
 }
 
-/// `GET …/operationresults/{id}` (the `Location` URL): 202 while running, 200 when done.
+/// `GET …/operationresults/{id}` (the `Location` URL): 202 while running; when done, 200
+/// with the created resource for a creation, empty otherwise.
 pub(crate) fn result(shared: &ArmShared, req: &ArmRequest<'_>, sub: &str, op_id: &str) -> ArmResponse {
-    let Some((done, _)) = poll(shared, sub, op_id) else {
+    let Some((done, op)) = poll(shared, sub, op_id) else {
         return not_found(op_id);
     };
-    if done {
-        return ArmResponse::empty(StatusCode::OK);
+    if !done {
+        return match op.target {
+            OperationTarget::StorageAccount { .. } => location_accepted(shared, req, sub, op_id),
+            _ => accepted(shared, req, sub, op_id),
+        };
     }
-    accepted(shared, req, sub, op_id)
+    if let OperationTarget::StorageAccount { key } = &op.target {
+        if let Some(account) = shared.state().storage_accounts.get(key) {
+            return ArmResponse::ok(super::storage::account_json(&op.subscription, account, false));
+        }
+    }
+    ArmResponse::empty(StatusCode::OK)
+}
+
+/// 202 Accepted with `Location` and `Retry-After` only (how storage accounts are created).
+pub(crate) fn location_accepted(
+    shared: &ArmShared,
+    req: &ArmRequest<'_>,
+    sub: &str,
+    op: &str,
+) -> ArmResponse {
+    let location = format!(
+        "{}/subscriptions/{sub}/operationresults/{op}?api-version={}",
+        shared.link_base(),
+        req.api_version()
+    );
+    ArmResponse::empty(StatusCode::ACCEPTED)
+        .header("Location", location)
+        .header("Retry-After", shared.retry_after_secs.to_string())
 }
 
 fn not_found(op_id: &str) -> ArmResponse {

@@ -1,7 +1,7 @@
 //! In-memory state of the fake ARM. Keys are lower-cased (ARM paths and names are
 //! case-insensitive); values keep the casing they were created with.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -111,6 +111,8 @@ pub(crate) enum OperationTarget {
     DeleteResourceGroup { rg: String },
     /// The deployment (key `sub/rg/name`) reaches `Succeeded`.
     Deployment { key: String },
+    /// The storage account (key `sub/rg/name`) finishes `Creating`.
+    StorageAccount { key: String },
 }
 
 /// A long-running operation, completed after a configured number of status polls.
@@ -137,6 +139,8 @@ pub(crate) struct ArmState {
     pub(crate) role_assignments: BTreeMap<String, RoleAssignment>,
     /// Key: operation id.
     pub(crate) operations: BTreeMap<String, Operation>,
+    /// Storage accounts (keys as in `storage_accounts`) still being created.
+    pub(crate) creating: BTreeSet<String>,
 }
 
 /// A map key from path parts, lower-cased.

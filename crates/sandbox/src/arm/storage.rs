@@ -1,5 +1,6 @@
-//! `Microsoft.Storage/storageAccounts`: PUT/GET/PATCH/DELETE, lists, and the secret-bearing
-//! actions `listKeys`, `regenerateKey` and `listAccountSas`.
+//! `Microsoft.Storage/storageAccounts`: PUT (creation is a long-running operation with a
+//! `Location` header only, as the storage provider does it), GET/PATCH/DELETE, lists, and
+//! the secret-bearing actions `listKeys`, `regenerateKey` and `listAccountSas`.
 
 use aws_lc_rs::hmac;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -8,6 +9,7 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use super::http_handler::ArmRequest;
+use super::operations::{self, OperationTarget};
 use super::paging::page;
 use super::response::ArmResponse;
 use super::state::{key, random_account_key, StorageAccount};
@@ -15,7 +17,8 @@ use super::ArmShared;
 
 const TYPE: &str = "Microsoft.Storage/storageAccounts";
 
-pub(crate) fn account_json(sub: &str, a: &StorageAccount) -> Value {
+/// The account as ARM shows it; `creating` while its creation operation runs.
+pub(crate) fn account_json(sub: &str, a: &StorageAccount, creating: bool) -> Value {
     let name = &a.name;
     let blob = a.blob_endpoint.clone().unwrap_or_else(|| format!("https://{name}.blob.core.windows.net/"));
     json!({
@@ -27,7 +30,7 @@ pub(crate) fn account_json(sub: &str, a: &StorageAccount) -> Value {
         "sku": { "name": "Standard_LRS", "tier": "Standard" },
         "kind": "StorageV2",
         "properties": {
-            "provisioningState": "Succeeded",
+            "provisioningState": if creating { "Creating" } else { "Succeeded" },
             "primaryLocation": a.location,
             "statusOfPrimary": "available",
             "accessTier": "Hot",
@@ -67,7 +70,7 @@ pub(crate) fn list(shared: &ArmShared, req: &ArmRequest<'_>, sub: &str, rg: Opti
             .storage_accounts
             .iter()
             .filter(|(k, _)| k.starts_with(&prefix))
-            .map(|(_, a)| account_json(&sub_id, a))
+            .map(|(k, a)| account_json(&sub_id, a, state.creating.contains(k)))
             .collect()
     };
     ArmResponse::ok(page(shared, req, items))
@@ -92,13 +95,13 @@ pub(crate) fn handle(
     let k = key(&[sub, rg, name]);
     match req.method {
         Method::GET => match state.storage_accounts.get(&k) {
-            Some(a) => ArmResponse::ok(account_json(&sub_id, a)),
+            Some(a) => ArmResponse::ok(account_json(&sub_id, a, state.creating.contains(&k))),
             None => ArmResponse::resource_not_found(TYPE, name, rg),
         },
         Method::PUT | Method::PATCH => {
             let body: Value = serde_json::from_slice(req.body).unwrap_or(Value::Null);
             if let Some(existing) = state.storage_accounts.get(&k) {
-                return ArmResponse::ok(account_json(&sub_id, existing));
+                return ArmResponse::ok(account_json(&sub_id, existing, state.creating.contains(&k)));
             }
             if req.method == Method::PATCH {
                 return ArmResponse::resource_not_found(TYPE, name, rg);
@@ -115,9 +118,12 @@ pub(crate) fn handle(
             }
             let location = body.get("location").and_then(Value::as_str).unwrap_or(&rg_location);
             let account = StorageAccount::new(rg_name, name).subscription(sub_id.clone()).location(location);
-            let out = account_json(&sub_id, &account);
-            state.storage_accounts.insert(k, account);
-            ArmResponse::ok(out)
+            state.storage_accounts.insert(k.clone(), account);
+            state.creating.insert(k.clone());
+            let op =
+                operations::begin(shared, &mut state, &sub_id, OperationTarget::StorageAccount { key: k });
+            drop(state);
+            operations::location_accepted(shared, req, &sub_id, &op)
         }
         Method::DELETE => match state.storage_accounts.remove(&k) {
             Some(_) => ArmResponse::empty(StatusCode::OK),
