@@ -93,14 +93,25 @@ async fn bad_or_missing_tokens_get_arm_401s() -> anyhow::Result<()> {
         let (status, body) = w.raw(Some(&auth), &path).await?;
         assert_eq!((status, code(&body)), (401, want), "{body}");
     }
+    // An unsigned token naming a published kid (alg "none") is refused.
+    let valid = w.idp.mint(&TokenSpec::new(TID, ARM_AUDIENCE, "x"))?;
+    let kid = jsonwebtoken::decode_header(&valid)?.kid.unwrap_or_default();
+    let b64 = |v: Value| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let payload = valid.split('.').nth(1).unwrap_or_default();
+    let unsigned = format!("Bearer {}.{payload}.", b64(json!({"alg": "none", "kid": kid})));
+    let (status, body) = w.raw(Some(&unsigned), &path).await?;
+    assert_eq!((status, code(&body)), (401, "InvalidAuthenticationToken"));
     // The audience without the trailing slash is accepted, as ARM accepts it.
     let ok = mint(&|s| s.audience = "https://management.azure.com".into())?;
     assert_eq!(w.raw(Some(&ok), &path).await?.0, 200);
 
     // Every attempt was recorded, rejected or not.
     let received = w.arm.received();
-    assert_eq!(received.len(), 9);
-    assert!(received.iter().take(8).all(|r| r.status == 401));
+    assert_eq!(received.len(), 10);
+    assert!(received.iter().take(9).all(|r| r.status == 401));
     Ok(())
 }
 
