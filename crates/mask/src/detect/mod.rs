@@ -251,7 +251,11 @@ impl Scanner {
             run &= run - 1;
             self.run_regex(&self.regexes[idx], text, before, out);
         }
-        if self.numeric.any() {
+        // Every numeric detector needs at least eight digits (a counting loop vectorizes).
+        if self.numeric.any()
+            && text.len() >= numeric::MIN_NUMERIC_MATCH
+            && text.iter().filter(|b| b.is_ascii_digit()).count() >= 8
+        {
             self.numeric.scan(text, before, out);
         }
         if self.base64 && nested && text.len() >= MIN_BASE64_RUN {
