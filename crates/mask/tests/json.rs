@@ -163,6 +163,8 @@ fn malformed_and_truncated_json_fail_closed() {
         assert_eq!(err.code(), MaskErrorCode::Truncated, "{cut}");
     }
     assert!(mask_chunked(&e, "application/json", b"", 1).unwrap().0.is_empty());
+    let bom = b"\xEF\xBB\xBF{\"a\":1}";
+    assert_eq!(mask_chunked(&e, "application/json", bom, 1).unwrap().0, bom);
     assert_eq!(mask_chunked(&e, "application/json", b" 42 ", 1).unwrap().0, b" 42 ");
 }
 

@@ -393,7 +393,9 @@ impl JsonCore {
                 }
                 _ => {}
             }
-            if is_ws(b) {
+            // A UTF-8 byte order mark before the document counts as whitespace.
+            let bom = self.offset + (i as u64) < 3 && !self.seen_value && matches!(b, 0xEF | 0xBB | 0xBF);
+            if is_ws(b) || bom {
                 i += 1;
                 continue;
             }
