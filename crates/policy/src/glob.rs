@@ -119,6 +119,8 @@ enum Segment {
 pub(crate) struct PathPattern {
     segments: Vec<Segment>,
     pub(crate) literals: usize,
+    /// Segments other than `**`: how deep the pattern pins a scope.
+    pub(crate) depth: usize,
 }
 
 impl PathPattern {
@@ -128,7 +130,8 @@ impl PathPattern {
             .map(|s| if s == "**" { Segment::Any } else { Segment::Glob(s.to_owned()) })
             .collect();
         let literals = lower.bytes().filter(|b| *b != b'*').count();
-        PathPattern { segments, literals }
+        let depth = segments.iter().filter(|s| matches!(s, Segment::Glob(_))).count();
+        PathPattern { segments, literals, depth }
     }
 
     /// The first segment when it is literal (`v1` in `/v1/users/*`): every path this

@@ -56,7 +56,7 @@ impl RuleIndex {
         }
         let bound = |i: &u32| {
             let r = &rules[*i as usize];
-            (std::cmp::Reverse((r.max_literals, r.conditions)), *i)
+            (std::cmp::Reverse(r.bound), *i)
         };
         for map in &mut index.keyed {
             for list in map.values_mut() {

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::decision::Outcome;
-use crate::ruleset::{CompiledRule, RuleSet};
+use crate::ruleset::{CompiledRule, RuleSet, Specificity};
 
 /// One request prepared for matching: everything lowercased once.
 pub(crate) struct MatchInput<'a> {
@@ -23,7 +23,7 @@ pub(crate) struct Hit<'r> {
     pub(crate) rule: &'r CompiledRule,
 }
 
-type Key = ((usize, usize), Outcome, std::cmp::Reverse<u32>);
+type Key = (Specificity, Outcome, std::cmp::Reverse<u32>);
 
 impl RuleSet {
     /// The most specific matching rule, deny winning ties, or `None`.
@@ -49,8 +49,8 @@ impl RuleSet {
                 }
             }
             let rule = &self.rules[next as usize];
-            if let Some(literals) = rule_matches(rule, input) {
-                let key = ((literals, rule.conditions), rule.decision, std::cmp::Reverse(next));
+            if let Some(spec) = rule_matches(rule, input) {
+                let key = (spec, rule.decision, std::cmp::Reverse(next));
                 if best.as_ref().is_none_or(|(k, _)| key > *k) {
                     best = Some((key, next));
                 }
@@ -59,31 +59,34 @@ impl RuleSet {
         best.map(|(_, i)| Hit { rule: &self.rules[i as usize] })
     }
 
-    fn bound(&self, i: u32) -> (usize, usize) {
-        let r = &self.rules[i as usize];
-        (r.max_literals, r.conditions)
+    fn bound(&self, i: u32) -> Specificity {
+        self.rules[i as usize].bound
     }
 }
 
-/// `Some(literal characters of the patterns that matched)` when every condition holds.
-fn rule_matches(rule: &CompiledRule, input: &MatchInput<'_>) -> Option<usize> {
-    let mut literals = 0;
+/// `Some(specificity of this match)` when every condition holds.
+fn rule_matches(rule: &CompiledRule, input: &MatchInput<'_>) -> Option<Specificity> {
+    let mut spec = Specificity { conditions: rule.conditions, ..Specificity::default() };
     if !rule.actions.is_empty() {
         let action = input.action_lower?;
-        literals += rule.actions.iter().filter(|p| p.matches(action)).map(|p| p.literals).max()?;
+        spec.what_literals += rule.actions.iter().filter(|p| p.matches(action)).map(|p| p.literals).max()?;
         if rule.not_actions.iter().any(|p| p.matches(action)) {
             return None;
         }
     }
     if !rule.scopes.is_empty() {
         let resource = input.resource_lower?;
-        literals += rule.scopes.iter().filter(|p| p.contains(resource)).map(|p| p.literals).max()?;
+        let (depth, literals) =
+            rule.scopes.iter().filter(|p| p.contains(resource)).map(|p| (p.depth, p.literals)).max()?;
+        spec.scope_depth = depth;
+        spec.scope_literals = literals;
     }
     if !rule.methods.is_empty() && !rule.methods.iter().any(|m| m == input.method) {
         return None;
     }
     if !rule.paths.is_empty() {
-        literals += rule.paths.iter().filter(|p| p.matches(input.path_lower)).map(|p| p.literals).max()?;
+        spec.what_literals +=
+            rule.paths.iter().filter(|p| p.matches(input.path_lower)).map(|p| p.literals).max()?;
     }
     if !rule.groups.is_empty() && !rule.groups.iter().any(|g| input.groups_lower.contains(g)) {
         return None;
@@ -106,7 +109,7 @@ fn rule_matches(rule: &CompiledRule, input: &MatchInput<'_>) -> Option<usize> {
             return None;
         }
     }
-    Some(literals)
+    Some(spec)
 }
 
 fn value_matches(value: &Value, any_of: &[String]) -> bool {
@@ -131,8 +134,8 @@ mod tests {
     fn linear<'r>(set: &'r RuleSet, input: &MatchInput<'_>) -> Option<&'r str> {
         let mut best: Option<(Key, u32)> = None;
         for (i, rule) in set.rules.iter().enumerate() {
-            if let Some(literals) = rule_matches(rule, input) {
-                let key = ((literals, rule.conditions), rule.decision, std::cmp::Reverse(i as u32));
+            if let Some(spec) = rule_matches(rule, input) {
+                let key = (spec, rule.decision, std::cmp::Reverse(i as u32));
                 if best.as_ref().is_none_or(|(k, _)| key > *k) {
                     best = Some((key, i as u32));
                 }
@@ -175,16 +178,18 @@ mod tests {
         #[test]
         fn the_index_finds_what_a_full_scan_finds(
             rules in proptest::collection::vec(
-                (proptest::collection::vec(pattern(), 0..3), any::<bool>(), 0u8..3),
+                (proptest::collection::vec(pattern(), 0..3), any::<bool>(), 0u8..3, 0usize..4),
                 1..40,
             ),
             action in proptest::collection::vec(segment(), 2..5),
             in_group in any::<bool>(),
+            resource in prop_oneof![Just("/s/a/b/c"), Just("/s/a"), Just("/t")],
             paths in proptest::collection::vec(proptest::collection::vec(path_segment(), 0..4), 0..40),
             path in proptest::collection::vec(path_segment(), 0..4),
         ) {
             let mut text = String::new();
-            for (i, (actions, grouped, decision)) in rules.iter().enumerate() {
+            let scopes = ["", "scopes = [\"/s/*\"]", "scopes = [\"/s/a/**\", \"/s/a/b\"]", "scopes = [\"/**\"]"];
+            for (i, (actions, grouped, decision, scope)) in rules.iter().enumerate() {
                 let decision = ["allow", "review", "deny"][*decision as usize];
                 let actions: Vec<String> = actions.iter().map(|a| format!("{a:?}")).collect();
                 let rule_paths = match paths.get(i) {
@@ -192,9 +197,10 @@ mod tests {
                     _ => String::new(),
                 };
                 text.push_str(&format!(
-                    "[[rule]]\nid = \"r{i}\"\ndecision = \"{decision}\"\nactions = [{}]\n{}\n{rule_paths}\n",
+                    "[[rule]]\nid = \"r{i}\"\ndecision = \"{decision}\"\nactions = [{}]\n{}\n{rule_paths}\n{}\n",
                     actions.join(", "),
                     if *grouped { "groups = [\"g\"]" } else { "" },
+                    scopes[*scope],
                 ));
             }
             let set = RuleSet::from_toml("generated", &text).map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -205,7 +211,7 @@ mod tests {
                 method: "GET",
                 path_lower: "/",
                 action_lower: Some(&action),
-                resource_lower: None,
+                resource_lower: Some(resource),
                 query: &[],
                 body: None,
                 groups_lower: &groups,

@@ -1,24 +1,47 @@
-//! The rule file schema, as operators write it in TOML. Every field is documented here;
-//! docs/config.md copies these comments.
-//!
-//! ```toml
-//! [defaults]
-//! read = "allow"
-//! write = "review"
-//! unknown = "review"
-//!
-//! [[rule]]
-//! id = "azure.rg-delete"
-//! decision = "review"
-//! description = "Deleting a resource group deletes everything in it."
-//! actions = ["Microsoft.Resources/subscriptions/resourceGroups/delete"]
-//! ```
+//! The rule file schema, as operators write it in TOML. Every field is documented on the
+//! public types below; docs/config.md copies these comments.
 
 use serde::Deserialize;
 
 use crate::decision::Outcome;
 
 /// One rule file: optional connection defaults and a list of `[[rule]]` tables.
+/// Unknown keys are errors, so a misspelt condition never silently widens a rule.
+///
+/// ```toml
+/// [defaults]
+/// read = "allow"
+/// write = "review"
+/// unknown = "review"
+///
+/// [[rule]]
+/// id = "azure.rg-delete"
+/// decision = "review"
+/// description = "Deleting a resource group deletes everything in it."
+/// actions = ["Microsoft.Resources/subscriptions/resourceGroups/delete"]
+///
+/// [[rule]]
+/// id = "prod-freeze"
+/// decision = "deny"
+/// actions = ["*"]
+/// not_actions = ["*/read"]
+/// scopes = ["/subscriptions/*/resourceGroups/prod-*"]
+///
+/// [[rule]]
+/// id = "azure.nsg-open-inbound"
+/// decision = "deny"
+/// actions = ["Microsoft.Network/networkSecurityGroups/securityRules/write"]
+/// body = [
+///   { pointer = "/properties/direction", any_of = ["Inbound"] },
+///   { pointer = "/properties/sourceAddressPrefix", any_of = ["*", "0.0.0.0/0", "Internet"] },
+/// ]
+///
+/// [[rule]]
+/// id = "api.user-delete"
+/// decision = "deny"
+/// methods = ["POST", "DELETE"]
+/// paths = ["/v1/users/*/delete"]
+/// ```
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleFile {

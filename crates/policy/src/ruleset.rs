@@ -12,6 +12,19 @@ use crate::rule::{Defaults, Rule, RuleFile};
 /// The shipped Azure default rule pack (`rules/azure-default.toml`).
 pub const AZURE_DEFAULT_RULES: &str = include_str!("../rules/azure-default.toml");
 
+/// How specific a rule's match is; compared field by field, in this order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Specificity {
+    /// Segments pinned by the matching scope (`/subscriptions/*/resourceGroups/prod-*`: 4).
+    pub(crate) scope_depth: usize,
+    /// Literal characters of the matching scope.
+    pub(crate) scope_literals: usize,
+    /// Literal characters of the matching action or path pattern.
+    pub(crate) what_literals: usize,
+    /// Other conditions stated (groups, levels, methods, each query and body condition).
+    pub(crate) conditions: usize,
+}
+
 /// A rule compiled for matching: lowercased patterns and a specificity bound.
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledRule {
@@ -30,18 +43,24 @@ pub(crate) struct CompiledRule {
     pub(crate) body: Vec<(String, Vec<String>)>,
     /// How many of groups/levels/methods/query/body conditions the rule states.
     pub(crate) conditions: usize,
-    /// The most literal characters its patterns could contribute to specificity.
-    pub(crate) max_literals: usize,
+    /// The highest specificity this rule can reach (component-wise maxima, so an upper
+    /// bound in lexicographic order too).
+    pub(crate) bound: Specificity,
 }
 
 /// A loaded, compiled and indexed set of guardrail rules plus the connection defaults.
 ///
 /// **How a rule is chosen.** Every rule whose conditions all hold is a candidate. The
-/// candidate with the highest specificity wins: first the number of literal (non-`*`)
-/// characters in the patterns that matched (action or path, plus scope), then the number
-/// of other conditions it states (groups, levels, methods, query, body). On equal
-/// specificity `deny` beats `review` beats `allow`; then the earlier rule wins. When no
-/// rule matches, the defaults decide (`read`, `write`, `unknown`).
+/// candidate with the highest specificity wins, compared in this order: where (the depth
+/// of the scope that matched, in path segments other than `**`, then its literal
+/// characters; no scope counts 0), then what (literal, non-`*` characters of the action or
+/// path pattern that matched), then who and how (the number of other conditions: groups,
+/// levels, methods, each query and body condition). On equal specificity `deny` beats
+/// `review` beats `allow`; then the earlier rule wins. When no rule matches, the defaults
+/// decide (`read`, `write`, `unknown`). So a deny scoped to
+/// `/subscriptions/*/resourceGroups/prod-*` beats an unscoped allow of `*/listKeys/action`
+/// in those groups, and an allow of `…/virtualMachines/start/action` with the same scope
+/// beats a scoped deny of `*`.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     pub(crate) rules: Vec<CompiledRule>,
@@ -180,9 +199,10 @@ fn compile_rule(rule: Rule) -> Result<CompiledRule, PolicyError> {
     let actions: Vec<ActionPattern> = rule.actions.iter().map(|p| ActionPattern::new(p)).collect();
     let scopes: Vec<PathPattern> = rule.scopes.iter().map(|p| PathPattern::new(p)).collect();
     let paths: Vec<PathPattern> = rule.paths.iter().map(|p| PathPattern::new(p)).collect();
-    let max_literals = actions.iter().map(|p| p.literals).max().unwrap_or(0)
-        + scopes.iter().map(|p| p.literals).max().unwrap_or(0)
+    let what_literals = actions.iter().map(|p| p.literals).max().unwrap_or(0)
         + paths.iter().map(|p| p.literals).max().unwrap_or(0);
+    let scope_depth = scopes.iter().map(|p| p.depth).max().unwrap_or(0);
+    let scope_literals = scopes.iter().map(|p| p.literals).max().unwrap_or(0);
     let conditions = [!rule.groups.is_empty(), !rule.levels.is_empty(), !rule.methods.is_empty()]
         .iter()
         .filter(|b| **b)
@@ -203,7 +223,7 @@ fn compile_rule(rule: Rule) -> Result<CompiledRule, PolicyError> {
         scopes,
         paths,
         conditions,
-        max_literals,
+        bound: Specificity { scope_depth, scope_literals, what_literals, conditions },
         id: rule.id,
     })
 }

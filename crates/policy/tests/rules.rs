@@ -262,3 +262,94 @@ fn the_shipped_pack_has_stable_unique_ids() {
     }
     assert_eq!(rules.description("no.such-rule"), None);
 }
+
+#[test]
+fn the_documented_example_rule_file_loads() {
+    // Kept in step with the example in RuleFile's documentation.
+    let rules = load(
+        r#"
+        [defaults]
+        read = "allow"
+        write = "review"
+        unknown = "review"
+
+        [[rule]]
+        id = "azure.rg-delete"
+        decision = "review"
+        description = "Deleting a resource group deletes everything in it."
+        actions = ["Microsoft.Resources/subscriptions/resourceGroups/delete"]
+
+        [[rule]]
+        id = "prod-freeze"
+        decision = "deny"
+        actions = ["*"]
+        not_actions = ["*/read"]
+        scopes = ["/subscriptions/*/resourceGroups/prod-*"]
+
+        [[rule]]
+        id = "azure.nsg-open-inbound"
+        decision = "deny"
+        actions = ["Microsoft.Network/networkSecurityGroups/securityRules/write"]
+        body = [
+          { pointer = "/properties/direction", any_of = ["Inbound"] },
+          { pointer = "/properties/sourceAddressPrefix", any_of = ["*", "0.0.0.0/0", "Internet"] },
+        ]
+
+        [[rule]]
+        id = "api.user-delete"
+        decision = "deny"
+        methods = ["POST", "DELETE"]
+        paths = ["/v1/users/*/delete"]
+        "#,
+    );
+    assert_eq!(rules.len(), 4);
+    // The more specific scoped freeze beats the generic resource-group rule in prod.
+    let d = azure(&rules, "DELETE", &rg("prod-web"), None);
+    assert_eq!((d.outcome, d.rule_id.as_deref()), (Outcome::Deny, Some("prod-freeze")));
+    let d = azure(&rules, "DELETE", &rg("dev-web"), None);
+    assert_eq!((d.outcome, d.rule_id.as_deref()), (Outcome::Review, Some("azure.rg-delete")));
+}
+
+#[test]
+fn where_beats_what_beats_who() {
+    let mut files =
+        vec![portcullis_policy::parse_file("pack", portcullis_policy::AZURE_DEFAULT_RULES).expect("pack")];
+    files.push(
+        portcullis_policy::parse_file(
+            "ops",
+            r#"
+            [[rule]]
+            id = "prod-freeze"
+            decision = "deny"
+            actions = ["*"]
+            not_actions = ["*/read"]
+            scopes = ["/subscriptions/*/resourceGroups/prod-*"]
+
+            [[rule]]
+            id = "prod-vm-start"
+            decision = "allow"
+            actions = ["Microsoft.Compute/virtualMachines/start/action"]
+            scopes = ["/subscriptions/*/resourceGroups/prod-*"]
+
+            [[rule]]
+            id = "sandbox-roles"
+            decision = "allow"
+            actions = ["Microsoft.Authorization/roleAssignments/write"]
+            scopes = ["/subscriptions/*/resourceGroups/sandbox"]
+            "#,
+        )
+        .expect("ops"),
+    );
+    let rules = RuleSet::compile(files).expect("compile");
+    let keys = format!("{}/providers/Microsoft.Storage/storageAccounts/sa/listKeys", rg("prod-data"));
+    assert_eq!(azure(&rules, "POST", &keys, None).rule_id.as_deref(), Some("prod-freeze"));
+    let keys = format!("{}/providers/Microsoft.Storage/storageAccounts/sa/listKeys", rg("dev-data"));
+    assert_eq!(azure(&rules, "POST", &keys, None).rule_id.as_deref(), Some("azure.list-keys"));
+    let start = format!("{}/providers/Microsoft.Compute/virtualMachines/vm/start", rg("prod-web"));
+    let d = azure(&rules, "POST", &start, None);
+    assert_eq!((d.outcome, d.rule_id.as_deref()), (Outcome::Allow, Some("prod-vm-start")));
+    let ra = format!("{}/providers/Microsoft.Authorization/roleAssignments/x", rg("sandbox"));
+    assert_eq!(azure(&rules, "PUT", &ra, None).rule_id.as_deref(), Some("sandbox-roles"));
+    let ra = format!("{}/providers/Microsoft.Authorization/roleAssignments/x", rg("other"));
+    assert_eq!(azure(&rules, "PUT", &ra, None).rule_id.as_deref(), Some("azure.role-assignment-write"));
+}
