@@ -67,6 +67,56 @@ const B64_CLASS: [u8; 256] = {
     t
 };
 
+/// What one cheap pass over a value tells the scanner: which one-byte triggers occur, how
+/// many digits there are, and whether any run could be a base64 blob worth decoding.
+struct Survey {
+    /// Bit per byte for `=`, `~`, `@`, `.`, `:` (see [`SURVEY_BYTES`]).
+    bytes: u8,
+    digits: usize,
+    base64_candidate: bool,
+}
+
+const SURVEY_BYTES: &[u8; 5] = b"=~@.:";
+
+impl Survey {
+    fn of(text: &[u8]) -> Self {
+        let (mut bytes, mut digits) = (0u8, 0usize);
+        let (mut run_len, mut run_classes, mut candidate) = (0usize, 0u8, false);
+        for &b in text {
+            digits += usize::from(b.is_ascii_digit());
+            let c = B64_CLASS[usize::from(b)];
+            if c == 0 {
+                candidate |= run_len >= MIN_BASE64_RUN && run_classes & 6 != 6;
+                run_len = 0;
+                run_classes = 0;
+                if let Some(k) = SURVEY_BYTES.iter().position(|&x| x == b) {
+                    bytes |= 1 << k;
+                }
+            } else {
+                run_len += 1;
+                run_classes |= c;
+            }
+        }
+        candidate |= run_len >= MIN_BASE64_RUN && run_classes & 6 != 6;
+        Self { bytes, digits, base64_candidate: candidate }
+    }
+
+    /// Whether a one- or two-byte trigger occurs; the survey answers "no" without a search
+    /// when the trigger's last byte is absent.
+    fn has_short(&self, text: &[u8], needle: &[u8]) -> bool {
+        let Some(&last) = needle.last() else { return false };
+        if let Some(k) = SURVEY_BYTES.iter().position(|&x| x == last) {
+            if self.bytes & (1 << k) == 0 {
+                return false;
+            }
+            if needle.len() == 1 {
+                return true;
+            }
+        }
+        contains_short(text, needle)
+    }
+}
+
 /// Longest base64 run that is decoded and inspected.
 const MAX_BASE64_RUN: usize = 8192;
 const MIN_BASE64_RUN: usize = 24;
@@ -233,8 +283,9 @@ impl Scanner {
         if text.len() < self.min_match {
             return;
         }
+        let survey = Survey::of(text);
         for (t, bits) in &self.short_triggers {
-            if run & bits != *bits && contains_short(text, t.as_bytes()) {
+            if run & bits != *bits && survey.has_short(text, t.as_bytes()) {
                 run |= bits;
             }
         }
@@ -252,13 +303,10 @@ impl Scanner {
             self.run_regex(&self.regexes[idx], text, before, out);
         }
         // Every numeric detector needs at least eight digits (a counting loop vectorizes).
-        if self.numeric.any()
-            && text.len() >= numeric::MIN_NUMERIC_MATCH
-            && text.iter().filter(|b| b.is_ascii_digit()).count() >= 8
-        {
+        if self.numeric.any() && survey.digits >= 8 {
             self.numeric.scan(text, before, out);
         }
-        if self.base64 && nested && text.len() >= MIN_BASE64_RUN {
+        if self.base64 && nested && survey.base64_candidate {
             self.scan_base64(text, before, out);
         }
     }
