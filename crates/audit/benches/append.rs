@@ -33,18 +33,22 @@ fn request(i: usize) -> AuditEvent {
     }))
 }
 
+fn setup() -> Option<(tokio::runtime::Runtime, tempfile::TempDir, AuditLog)> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().ok()?;
+    let dir = tempfile::tempdir().ok()?;
+    let log = rt
+        .block_on(async {
+            let store = SqliteStore::open(dir.path()).await.map_err(|e| e.detail)?;
+            AuditLog::open(&store, AuditConfig::default()).await.map_err(|e| e.detail)
+        })
+        .ok()?;
+    Some((rt, dir, log))
+}
+
+/// Throughput: `producers` concurrent tasks, `EVENTS` durable appends per iteration.
 #[divan::bench(args = [64, 1024], sample_count = 5, sample_size = 1)]
 fn durable_appends(bencher: Bencher, producers: usize) {
-    let Ok(rt) = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() else {
-        return;
-    };
-    let Ok(dir) = tempfile::tempdir() else { return };
-    let Ok(log) = rt.block_on(async {
-        let store = SqliteStore::open(dir.path()).await.map_err(|e| e.detail)?;
-        AuditLog::open(&store, AuditConfig::default()).await.map_err(|e| e.detail)
-    }) else {
-        return;
-    };
+    let Some((rt, _dir, log)) = setup() else { return };
     bencher.counter(ItemsCount::new(EVENTS)).bench_local(|| {
         rt.block_on(async {
             let mut tasks = Vec::with_capacity(producers);
@@ -65,6 +69,19 @@ fn durable_appends(bencher: Bencher, producers: usize) {
                 assert!(matches!(t.await, Ok(true)), "an append failed");
             }
         })
+    });
+    rt.block_on(log.shutdown());
+}
+
+/// Latency one append adds when the log is otherwise idle: one transaction and its fsync
+/// (the latency a proxied request pays for its request event).
+#[divan::bench(sample_count = 200, sample_size = 1)]
+fn one_append_idle(bencher: Bencher) {
+    let Some((rt, _dir, log)) = setup() else { return };
+    let mut i = 0;
+    bencher.bench_local(|| {
+        i += 1;
+        assert!(rt.block_on(log.append(request(i))).is_ok(), "an append failed");
     });
     rt.block_on(log.shutdown());
 }

@@ -196,7 +196,16 @@ pub async fn verify(pool: &SqlitePool, options: &VerifyOptions) -> Result<Verify
         };
         stream_state.check_event(&ev, summary, &mut scan);
         if let Some(cp) = checkpoints.remove(&(stream.clone(), ev.seq)) {
-            check_checkpoint(&stream, ev.seq, &ev.hash, &cp, &keys, options, &mut scan);
+            check_checkpoint(
+                &stream,
+                ev.seq,
+                summary.last_signed_seq,
+                &ev.hash,
+                &cp,
+                &keys,
+                options,
+                &mut scan,
+            );
             summary.checkpoints += 1;
             summary.last_signed_seq = ev.seq;
         }
@@ -260,9 +269,11 @@ pub async fn verify(pool: &SqlitePool, options: &VerifyOptions) -> Result<Verify
     Ok(VerifyReport { ok: scan.problems.is_empty(), streams, blobs, problems: scan.problems })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_checkpoint(
     stream: &str,
     seq: i64,
+    previous_signed: i64,
     event_hash: &str,
     cp: &Checkpoint,
     keys: &HashMap<String, HashSet<String>>,
@@ -296,7 +307,8 @@ fn check_checkpoint(
             None,
             Problem::CheckpointMismatch,
             format!(
-                "the signed checkpoint at seq {seq} names another hash: events up to {seq} were rewritten"
+                "the signed checkpoint at seq {seq} names another hash: an event after seq {previous_signed} \
+                 (the previous checkpoint) and up to {seq} was rewritten"
             ),
         );
     }

@@ -54,8 +54,8 @@ pub(crate) struct Row<'a> {
     pub(crate) hash: String,
 }
 
-/// Rows per INSERT statement (13 parameters each, well under SQLite's limit).
-const ROWS_PER_STATEMENT: usize = 64;
+/// Rows per INSERT statement (13 parameters each, under SQLite's 32,766).
+const ROWS_PER_STATEMENT: usize = 256;
 
 pub(crate) struct Writer {
     store: SqliteStore,

@@ -147,6 +147,7 @@ async fn a_rewritten_chain_is_caught_by_the_next_checkpoint() {
     }
     let report = check(pool).await;
     assert_eq!(first(&report), (Problem::CheckpointMismatch, 10));
+    assert!(report.first_break().unwrap().detail.contains("after seq 5"), "{:?}", report.problems);
     assert!(
         report.problems.iter().all(|p| p.problem == Problem::CheckpointMismatch),
         "{:?}",
