@@ -42,6 +42,10 @@ pub struct AccessConfig {
     /// Outgoing notifications on requests and decisions.
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
+    /// Whether the data path also accepts the agent's OIDC token (not only a grant token)
+    /// when an active grant exists for it. Default true.
+    #[serde(default = "yes")]
+    pub oidc_on_data_path: bool,
 }
 
 /// How one connection is requested and approved.
@@ -97,6 +101,9 @@ pub enum WebhookFormat {
     Teams,
 }
 
+fn yes() -> bool {
+    true
+}
 fn one() -> u32 {
     1
 }
@@ -137,6 +144,7 @@ impl AccessConfig {
             admin_groups: Vec::new(),
             public_url: public_url.into(),
             webhooks: Vec::new(),
+            oidc_on_data_path: true,
         }
     }
 
@@ -177,5 +185,54 @@ impl ConnectionAccess {
     /// Approvals needed for `level`.
     pub fn required_approvals(&self, level: &str) -> u32 {
         self.level_approvals.get(level).copied().unwrap_or(self.approvals)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+policy_files = ["policies/access.cedar"]
+pending_ttl = "30m"
+grant_token_ttl = "5m"
+admin_groups = ["security"]
+public_url = "https://portcullis.example.com"
+
+[connections.azure-prod]
+levels = ["read", "operate", "admin"]
+max_duration = "4h"
+approvals = 1
+level_approvals = { admin = 2 }
+distinct_groups = ["ops", "security"]
+
+[[webhooks]]
+url = "https://hooks.slack.com/services/T0/B0/X"
+format = "slack"
+secret = "change-me"
+"#;
+
+    #[test]
+    fn parses_the_documented_shape() {
+        let c: AccessConfig = toml::from_str(EXAMPLE).unwrap();
+        c.validate().unwrap();
+        let prod = &c.connections["azure-prod"];
+        assert_eq!(prod.max_duration, Duration::from_secs(4 * 3600));
+        assert_eq!((prod.required_approvals("read"), prod.required_approvals("admin")), (1, 2));
+        assert_eq!(c.webhooks[0].format, WebhookFormat::Slack);
+        assert_eq!(c.webhooks[0].attempts, 5);
+        assert_eq!(c.max_wait, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn refuses_unknown_keys_and_impossible_values() {
+        let typo = EXAMPLE.replace("approvals = 1", "aprovals = 1");
+        assert!(toml::from_str::<AccessConfig>(&typo).unwrap_err().to_string().contains("aprovals"));
+        let zero: AccessConfig = toml::from_str(&EXAMPLE.replace("approvals = 1", "approvals = 0")).unwrap();
+        assert!(zero.validate().unwrap_err().message.contains("at least 1"));
+        let long: AccessConfig = toml::from_str(&EXAMPLE.replace("\"5m\"", "\"1h\"")).unwrap();
+        assert!(long.validate().is_err(), "grant tokens live at most 10 minutes");
+        let level: AccessConfig = toml::from_str(&EXAMPLE.replace("{ admin = 2 }", "{ root = 2 }")).unwrap();
+        assert!(level.validate().unwrap_err().message.contains("root"));
     }
 }

@@ -105,7 +105,7 @@ impl GrantIndex {
         if let Ok(mut map) = self.map.write() {
             let list = map.entry(principal_key.into()).or_default().entry(connection.into()).or_default();
             list.push(grant);
-            list.sort_by(|a, b| b.inner.expires_at_ms.cmp(&a.inner.expires_at_ms));
+            list.sort_by_key(|g| std::cmp::Reverse(g.inner.expires_at_ms));
         }
     }
 

@@ -182,3 +182,90 @@ impl AccessPolicy {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(groups: &[&str]) -> Principal {
+        Principal {
+            issuer: "https://idp.test".into(),
+            subject: "bot".into(),
+            tenant: None,
+            object_id: None,
+            app_id: None,
+            display_name: None,
+            kind: PrincipalKind::Agent,
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            roles: vec![],
+            scopes: vec![],
+            expires_at: 0,
+            delegation: vec![],
+            grant: None,
+        }
+    }
+
+    fn input<'a>(p: &'a Principal, level: &'a str, now: time::OffsetDateTime) -> PolicyInput<'a> {
+        PolicyInput {
+            principal: p,
+            connection: "prod",
+            level,
+            duration_secs: 900,
+            requester: "https://idp.test#bot",
+            requester_kind: "agent",
+            now,
+        }
+    }
+
+    fn example() -> AccessPolicy {
+        AccessPolicy::from_sources(&[("example.cedar".into(), EXAMPLE_POLICIES.into())], SCHEMA).unwrap()
+    }
+
+    #[test]
+    fn the_shipped_example_validates_and_decides_by_the_clock() {
+        let policy = example();
+        let agent = principal(&["agents"]);
+        let tuesday_10 = time::macros::datetime!(2026-12-01 10:00 UTC);
+        let sunday_10 = time::macros::datetime!(2026-11-29 10:00 UTC);
+        let tuesday_20 = time::macros::datetime!(2026-12-01 20:00 UTC);
+        let auto = |level, now| policy.decide(AccessAction::AutoApprove, &input(&agent, level, now)).unwrap();
+        assert_eq!(
+            auto("read", tuesday_10),
+            PolicyDecision { allowed: true, policies: vec!["auto-read-working-hours".into()] }
+        );
+        assert!(!auto("read", sunday_10).allowed);
+        assert!(!auto("read", tuesday_20).allowed);
+        assert!(!auto("operate", tuesday_10).allowed);
+        let request =
+            |level| policy.decide(AccessAction::Request, &input(&agent, level, tuesday_10)).unwrap();
+        assert!(request("operate").allowed);
+        assert!(!request("admin").allowed, "agents may not ask for admin");
+        let approve =
+            |p: &Principal| policy.decide(AccessAction::Approve, &input(p, "read", tuesday_10)).unwrap();
+        assert!(!approve(&agent).allowed);
+        assert_eq!(approve(&principal(&["security"])).policies, vec!["security-approve".to_string()]);
+    }
+
+    #[test]
+    fn policies_that_do_not_match_the_schema_are_refused_at_load() {
+        let bad_attr = r#"permit (principal, action == Portcullis::Action::"request", resource) when { context.nope == 1 };"#;
+        let err = AccessPolicy::from_sources(&[("bad.cedar".into(), bad_attr.into())], SCHEMA).unwrap_err();
+        assert_eq!(err.reason, AccessReason::Config);
+        assert!(err.message.contains("schema"), "{}", err.message);
+        let syntax = "permit (principal, action, resource";
+        let err = AccessPolicy::from_sources(&[("syntax.cedar".into(), syntax.into())], SCHEMA).unwrap_err();
+        assert!(err.message.starts_with("syntax.cedar"), "{}", err.message);
+        let err = AccessPolicy::load(&["/nonexistent/access.cedar"], SCHEMA).unwrap_err();
+        assert!(err.message.contains("/nonexistent/access.cedar"), "{}", err.message);
+    }
+
+    #[test]
+    fn no_policy_means_no_access() {
+        let policy = AccessPolicy::from_sources(&[], SCHEMA).unwrap();
+        let agent = principal(&["agents"]);
+        let d = policy
+            .decide(AccessAction::Request, &input(&agent, "read", time::OffsetDateTime::now_utc()))
+            .unwrap();
+        assert!(!d.allowed);
+    }
+}
