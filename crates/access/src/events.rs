@@ -117,6 +117,24 @@ impl AccessEvent {
     }
 }
 
+/// Appends one event to `access_events` on `conn` (inside the caller's transaction when
+/// there is one, so the event commits with the state change it records).
+pub(crate) async fn insert_event(
+    conn: &mut sqlx::SqliteConnection,
+    event: &AccessEvent,
+) -> Result<(), AccessError> {
+    let body = serde_json::to_string(event)
+        .map_err(|e| AccessError::new(crate::AccessReason::Internal, e.to_string()))?;
+    sqlx::query("INSERT INTO access_events (at_ms, kind, subject_id, event) VALUES (?, ?, ?, ?)")
+        .bind(now_ms())
+        .bind(event.kind())
+        .bind(event.subject_id())
+        .bind(body)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// A boxed future, so sinks can be `Arc<dyn EventSink>`.
 pub type SinkFuture<'a> = Pin<Box<dyn Future<Output = Result<(), AccessError>> + Send + 'a>>;
 
@@ -142,16 +160,8 @@ impl SqliteEventSink {
 impl EventSink for SqliteEventSink {
     fn record<'a>(&'a self, event: &'a AccessEvent) -> SinkFuture<'a> {
         Box::pin(async move {
-            let body = serde_json::to_string(event)
-                .map_err(|e| AccessError::new(crate::AccessReason::Internal, e.to_string()))?;
-            sqlx::query("INSERT INTO access_events (at_ms, kind, subject_id, event) VALUES (?, ?, ?, ?)")
-                .bind(now_ms())
-                .bind(event.kind())
-                .bind(event.subject_id())
-                .bind(body)
-                .execute(&self.pool)
-                .await?;
-            Ok(())
+            let mut conn = self.pool.acquire().await?;
+            insert_event(&mut conn, event).await
         })
     }
 }

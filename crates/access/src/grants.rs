@@ -66,16 +66,17 @@ impl AccessService {
         .bind(&grant.request_id)
         .execute(&mut *conn)
         .await?;
+        let expires_at = rfc3339(exp * 1000);
+        let events = vec![AccessEvent::GrantTokenIssued {
+            grant_id: grant.id.clone(),
+            expires_at: expires_at.clone(),
+        }];
+        self.record_in(&mut conn, &events).await?;
         drop(conn);
         if activated.rows_affected() > 0 {
             self.wake(&grant.request_id);
         }
-        let expires_at = rfc3339(exp * 1000);
-        self.emit(vec![AccessEvent::GrantTokenIssued {
-            grant_id: grant.id.clone(),
-            expires_at: expires_at.clone(),
-        }])
-        .await;
+        self.emit(events).await;
         Ok(GrantToken { token, grant_id: grant.id, expires_at })
     }
 
@@ -129,15 +130,16 @@ impl AccessService {
         .bind(&grant.request_id)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
-        self.inner.index.end(grant_id);
-        self.wake(&grant.request_id);
-        self.emit(vec![AccessEvent::GrantRevoked {
+        let events = vec![AccessEvent::GrantRevoked {
             grant_id: grant_id.into(),
             by: Actor::of(caller),
             reason: body.comment.clone(),
-        }])
-        .await;
+        }];
+        self.record_in(&mut tx, &events).await?;
+        tx.commit().await?;
+        self.inner.index.end(grant_id);
+        self.wake(&grant.request_id);
+        self.emit(events).await;
         self.grant(grant_id).await
     }
 
@@ -197,6 +199,7 @@ impl AccessService {
             events.push(AccessEvent::GrantExpired { grant_id: gid.clone() });
             woken.push(rid.clone());
         }
+        self.record_in(&mut tx, &events).await?;
         tx.commit().await?;
         for (gid, _) in &grants {
             self.inner.index.end(gid);

@@ -128,6 +128,7 @@ impl AccessService {
             events.push(AccessEvent::RequestApproved { request_id: request.id.clone(), grant: g.clone() });
             grant = Some(g);
         }
+        self.record_in(&mut tx, &events).await?;
         tx.commit().await?;
         if let Some(g) = &grant {
             self.index_grant(g, now, request.duration_secs);
@@ -233,6 +234,7 @@ impl AccessService {
                 .execute(&mut *tx)
                 .await?;
         }
+        self.record_in(&mut tx, &events).await?;
         tx.commit().await?;
         if let Some(g) = &grant {
             self.index_grant(g, now, row.request.duration_secs);
@@ -287,14 +289,15 @@ impl AccessService {
             policies: may.policies,
         };
         finish(&mut tx, id, RequestState::Denied, &decision).await?;
-        tx.commit().await?;
-        self.wake(id);
-        self.emit(vec![AccessEvent::RequestDenied {
+        let events = vec![AccessEvent::RequestDenied {
             request_id: id.into(),
             by: Actor::of(caller),
             reason: reason.into(),
-        }])
-        .await;
+        }];
+        self.record_in(&mut tx, &events).await?;
+        tx.commit().await?;
+        self.wake(id);
+        self.emit(events).await;
         let request = self.get(id).await?;
         self.inner.webhooks.notify("denied", &request);
         Ok(request)
@@ -326,9 +329,11 @@ impl AccessService {
             policies: vec![],
         };
         finish(&mut tx, id, RequestState::Cancelled, &decision).await?;
+        let events = vec![AccessEvent::RequestCancelled { request_id: id.into(), by: Actor::of(caller) }];
+        self.record_in(&mut tx, &events).await?;
         tx.commit().await?;
         self.wake(id);
-        self.emit(vec![AccessEvent::RequestCancelled { request_id: id.into(), by: Actor::of(caller) }]).await;
+        self.emit(events).await;
         self.get(id).await
     }
 
@@ -353,6 +358,8 @@ impl AccessService {
                 policies: vec![],
             };
             finish(conn, &row.request.id, RequestState::Expired, &d).await?;
+            self.record_in(conn, &[AccessEvent::RequestExpired { request_id: row.request.id.clone() }])
+                .await?;
             return Err(bad(
                 AccessReason::RequestExpired,
                 "the request expired before a decision; ask again",

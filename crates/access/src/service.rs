@@ -13,7 +13,7 @@ use portcullis_store::SqliteStore;
 use crate::config::AccessConfig;
 use crate::db;
 use crate::error::{AccessError, AccessReason};
-use crate::events::{AccessEvent, EventSink, SqliteEventSink};
+use crate::events::{insert_event, AccessEvent, EventSink};
 use crate::index::{ActiveGrant, GrantIndex};
 use crate::model::{now_ms, AccessRequest, RequestFilter, RequestState};
 use crate::policy::{AccessAction, AccessPolicy, PolicyDecision, PolicyInput};
@@ -31,7 +31,8 @@ pub(crate) struct Shared {
     pub(crate) policy: AccessPolicy,
     pub(crate) keys: Arc<GrantKeys>,
     pub(crate) index: GrantIndex,
-    pub(crate) events: Arc<dyn EventSink>,
+    /// `None`: events go to `access_events` inside each decision's transaction.
+    pub(crate) events: Option<Arc<dyn EventSink>>,
     pub(crate) webhooks: Webhooks,
     watchers: Mutex<HashMap<String, watch::Sender<u64>>>,
 }
@@ -46,7 +47,8 @@ impl std::fmt::Debug for AccessService {
 
 impl AccessService {
     /// Applies the access migrations, loads active grants into the index and returns the
-    /// service. Events go to the `access_events` table until [`Self::with_event_sink`].
+    /// service. Events go to the `access_events` table, in the same transaction as the
+    /// state change they record, until [`Self::with_event_sink`] replaces that.
     pub async fn open(
         store: &SqliteStore,
         config: AccessConfig,
@@ -68,7 +70,7 @@ impl AccessService {
         let webhooks = Webhooks::new(config.webhooks.clone(), config.public_url.clone());
         Ok(AccessService {
             inner: Arc::new(Shared {
-                events: Arc::new(SqliteEventSink::new(pool.clone())),
+                events: None,
                 pool,
                 config,
                 policy,
@@ -80,10 +82,11 @@ impl AccessService {
         })
     }
 
-    /// Replaces where audit events go (the audit crate's writer, later). Call before cloning.
+    /// Replaces where audit events go (the audit crate's writer, later); events are then
+    /// handed to the sink right after each commit. Call before cloning the service.
     pub fn with_event_sink(mut self, sink: Arc<dyn EventSink>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.events = sink;
+            inner.events = Some(sink);
         }
         self
     }
@@ -172,10 +175,25 @@ impl AccessService {
         map.retain(|_, tx| tx.receiver_count() > 0);
     }
 
-    /// Records events (after commit) and logs a failure to do so.
+    /// Writes events with the built-in table inside the caller's transaction.
+    pub(crate) async fn record_in(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        events: &[AccessEvent],
+    ) -> Result<(), AccessError> {
+        if self.inner.events.is_none() {
+            for event in events {
+                insert_event(conn, event).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands events to a replaced sink (after commit) and logs a failure to do so.
     pub(crate) async fn emit(&self, events: Vec<AccessEvent>) {
+        let Some(sink) = &self.inner.events else { return };
         for event in &events {
-            if let Err(e) = self.inner.events.record(event).await {
+            if let Err(e) = sink.record(event).await {
                 tracing::error!(error = %e, kind = event.kind(), "access event not recorded");
             }
         }
