@@ -124,6 +124,8 @@ const MIN_BASE64_RUN: usize = 24;
 /// The compiled detectors of one profile.
 pub(crate) struct Scanner {
     prefilter: Option<AhoCorasick>,
+    /// SIMD (Teddy) search for the same literals: answers "any trigger here?" quickly.
+    packed: Option<aho_corasick::packed::Searcher>,
     /// Triggers of one or two bytes (`@`, `==`, `q~`, `.`, `:`): a memchr/memmem check each is
     /// faster than making every pattern of the automaton's prefilter that short.
     short_triggers: Vec<(&'static str, u64)>,
@@ -242,6 +244,15 @@ impl Scanner {
                     .map_err(|e| MaskError::Config(format!("prefilter: {e}")))?,
             )
         };
+        let packed = if literals.is_empty() {
+            None
+        } else {
+            let mut b = aho_corasick::packed::Config::new().builder();
+            for l in &literals {
+                b.add(l);
+            }
+            b.build()
+        };
         let numeric = Numeric {
             card: choice.choose(NUMERIC[0]),
             phone: choice.choose(NUMERIC[1]),
@@ -253,6 +264,7 @@ impl Scanner {
         }
         Ok(Self {
             prefilter,
+            packed,
             short_triggers,
             enables,
             always,
@@ -291,7 +303,11 @@ impl Scanner {
         }
         if let Some(ac) = &self.prefilter {
             // Most values hold no trigger at all: one fast (SIMD-prefiltered) check first.
-            if ac.is_match(text) {
+            let any = match &self.packed {
+                Some(p) => p.find(text).is_some(),
+                None => ac.is_match(text),
+            };
+            if any {
                 for m in ac.find_overlapping_iter(text) {
                     run |= self.enables[m.pattern().as_usize()];
                 }
