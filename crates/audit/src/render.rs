@@ -226,4 +226,22 @@ mod tests {
         assert!(!line.chars().any(|c| c.is_control() || c == '\u{202e}'), "{line:?}");
         assert!(line.starts_with("GET /x\\nINFO forged"), "{line}");
     }
+
+    proptest::proptest! {
+        /// Whatever an agent sends, the rendering is one line with no terminal controls
+        /// and no bidi marks, and distinct inputs stay distinct.
+        #[test]
+        fn rendering_is_always_one_safe_line(a in "\\PC*|[\\x00-\\x1f\\x7f-\\u{9f}\\u{200b}-\\u{206f}\\\\a]*", b in ".*") {
+            let out = safe(&a);
+            proptest::prop_assert!(!out.chars().any(needs_escape_except_backslash), "{out:?}");
+            proptest::prop_assert!(!out.contains('\n'));
+            if a != b {
+                proptest::prop_assert_ne!(safe(&a), safe(&b));
+            }
+        }
+    }
+
+    fn needs_escape_except_backslash(c: char) -> bool {
+        c != '\\' && needs_escape(c)
+    }
 }

@@ -328,11 +328,21 @@ impl Writer {
         let unavailable = |ctx: &str, e| AuditError::db(AuditReason::StoreUnavailable, ctx, e);
         let mut tx = self.begin().await?;
         insert_rows(&mut tx, &self.stream, rows).await?;
+        // Each distinct body once per batch, remembering the newest event that refers to it.
+        let mut blobs: Vec<(&str, &[u8], i64)> = Vec::new();
+        let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         for (p, row) in batch.iter().zip(rows) {
             for (hash, bytes) in &p.bodies {
-                insert_blob(&mut tx, hash, bytes, row.seq).await?;
+                match seen.get(hash.as_str()) {
+                    Some(&i) => blobs[i].2 = row.seq,
+                    None => {
+                        seen.insert(hash, blobs.len());
+                        blobs.push((hash, bytes, row.seq));
+                    }
+                }
             }
         }
+        insert_blobs(&mut tx, &blobs).await?;
         if let Some((seq, hash)) = checkpoint {
             self.insert_checkpoint(&mut tx, seq, hash).await?;
         }
@@ -454,22 +464,24 @@ async fn insert_rows(
     Ok(())
 }
 
-async fn insert_blob(
+/// Blob rows per statement (4 parameters each).
+const BLOBS_PER_STATEMENT: usize = 128;
+
+async fn insert_blobs(
     tx: &mut Transaction<'static, Sqlite>,
-    hash: &str,
-    bytes: &[u8],
-    seq: i64,
+    blobs: &[(&str, &[u8], i64)],
 ) -> Result<(), AuditError> {
-    sqlx::query(
-        "INSERT INTO audit_blobs (hash, size, content, last_seq) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (hash) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)",
-    )
-    .bind(hash)
-    .bind(bytes.len() as i64)
-    .bind(bytes)
-    .bind(seq)
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| AuditError::db(AuditReason::StoreUnavailable, "storing a body", e))?;
+    for chunk in blobs.chunks(BLOBS_PER_STATEMENT) {
+        let mut qb: QueryBuilder<'_, Sqlite> =
+            QueryBuilder::new("INSERT INTO audit_blobs (hash, size, content, last_seq) ");
+        qb.push_values(chunk, |mut b, (hash, bytes, seq)| {
+            b.push_bind(*hash).push_bind(bytes.len() as i64).push_bind(*bytes).push_bind(*seq);
+        });
+        qb.push(" ON CONFLICT (hash) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)");
+        qb.build()
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| AuditError::db(AuditReason::StoreUnavailable, "storing bodies", e))?;
+    }
     Ok(())
 }

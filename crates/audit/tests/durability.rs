@@ -184,3 +184,25 @@ async fn bodies_are_stored_once() {
     let sha = portcullis_audit::BodyRef::of(&body).sha256;
     assert_eq!(portcullis_audit::read_body(env.store.pool(), &sha).await.unwrap(), Some(body));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_body_in_one_batch_is_stored_once() {
+    let env = common::open(AuditConfig::default()).await;
+    let body = vec![b'x'; 64 * 1024];
+    let mut tasks = Vec::new();
+    for n in 0..32 {
+        let (log, body) = (env.log.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let event = common::response("g1", n, portcullis_audit::now_us(), 200, &body);
+            log.append_with_bodies(event, vec![body]).await.unwrap().seq
+        }));
+    }
+    let mut newest = 0;
+    for t in tasks {
+        newest = newest.max(t.await.unwrap());
+    }
+    let rows: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT size, last_seq FROM audit_blobs").fetch_all(env.store.pool()).await.unwrap();
+    assert_eq!(rows, [(64 * 1024, newest)], "one copy, remembered by the newest event that refers to it");
+    assert!(verify(env.store.pool(), &VerifyOptions::default()).await.unwrap().ok);
+}
