@@ -89,6 +89,8 @@ pub(crate) struct Rules {
     by_last_key: HashMap<Box<[u8]>, Hit, BuildHasherDefault<Fnv>>,
     /// Lengths (capped at 63) of the `by_last_key` names, as a bit set.
     key_lengths: u64,
+    /// First bytes of the `by_last_key` names, as a 256-bit set.
+    key_firsts: [u64; 4],
     general: Vec<Rule>,
     /// Whether any rule can match an array index as last segment.
     index_tail: bool,
@@ -189,6 +191,9 @@ impl Rules {
         if let [Pat::AnyDeep, Pat::Key(k)] = pats.as_slice() {
             if !k.contains(&b'*') {
                 self.key_lengths |= 1 << k.len().min(63);
+                if let Some(&f) = k.first() {
+                    self.key_firsts[usize::from(f >> 6)] |= 1 << (f & 63);
+                }
                 self.by_last_key.entry(k.clone().into_boxed_slice()).or_insert(hit);
                 return Ok(());
             }
@@ -216,7 +221,8 @@ impl Rules {
         let last = *path.segs.last()?;
         let key = path.key(last);
         if let Some(k) = key {
-            if self.key_lengths & (1 << k.len().min(63)) != 0 {
+            let first = k.first().map_or(0, |&f| self.key_firsts[usize::from(f >> 6)] & (1 << (f & 63)));
+            if self.key_lengths & (1 << k.len().min(63)) != 0 && first != 0 {
                 if let Some(hit) = self.by_last_key.get(k) {
                     return Some(*hit);
                 }
