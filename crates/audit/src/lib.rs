@@ -11,6 +11,9 @@
 //! migrations) and what they mean. It must not know about HTTP, tokens or policy
 //! evaluation: the gateway, identity and access crates describe what happened with plain
 //! values ([`EventDetail`]), and the CLI renders what this crate returns.
+//!
+//! Only the SQLite backend exists so far; PostgreSQL (several gateways, one stream each)
+//! is designed for (streams, `(stream, seq)` keys) but not written.
 
 mod chain;
 mod error;
