@@ -57,12 +57,12 @@ pub(crate) async fn run(command: AuthCommand) -> anyhow::Result<ExitCode> {
     };
     match check_token(issuers, local_jwks.as_deref(), token.trim()).await {
         Ok(principal) => {
-            println!("{}", serde_json::to_string_pretty(&principal)?);
+            crate::output::json(&principal)?;
             Ok(ExitCode::SUCCESS)
         }
         Err(CheckError::Refused(e)) => {
             let out = json!({ "valid": false, "reason": e.reason().code(), "detail": e.detail() });
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            crate::output::json(&out)?;
             Ok(ExitCode::FAILURE)
         }
         Err(e @ CheckError::Config(_)) => Err(e.into()),

@@ -3,6 +3,8 @@
 
 mod auth;
 mod logging;
+mod output;
+mod policy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +41,11 @@ enum Command {
     Auth {
         #[command(subcommand)]
         command: auth::AuthCommand,
+    },
+    /// Guardrail rules, offline.
+    Policy {
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
     },
     /// Print shell completions.
     Completions {
@@ -84,6 +91,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Auth { command } => {
             logging::init_quiet()?;
             auth::run(command).await
+        }
+        Command::Policy { command } => {
+            logging::init_quiet()?;
+            policy::run(command)
         }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "portcullis", &mut std::io::stdout());

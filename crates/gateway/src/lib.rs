@@ -11,6 +11,7 @@ pub mod config;
 mod control;
 mod error;
 mod forward;
+pub mod guardrails;
 mod headers;
 mod listener;
 mod metrics;
