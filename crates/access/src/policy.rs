@@ -94,6 +94,17 @@ impl AccessPolicy {
         Self::from_sources(&sources, schema)
     }
 
+    /// Loads `config.policy_files`, validated against `config.schema_file` or, when none is
+    /// configured, the built-in [`SCHEMA`].
+    pub fn from_config(config: &crate::AccessConfig) -> Result<Self, AccessError> {
+        let schema = match &config.schema_file {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| config_err(format!("reading access policy schema {}: {e}", path.display())))?,
+            None => SCHEMA.to_string(),
+        };
+        Self::load(&config.policy_files, &schema)
+    }
+
     /// Parses and validates policy texts named `(origin, text)`.
     pub fn from_sources(sources: &[(String, String)], schema: &str) -> Result<Self, AccessError> {
         let (schema, _warnings) = Schema::from_cedarschema_str(schema)
@@ -257,6 +268,26 @@ mod tests {
         assert!(err.message.starts_with("syntax.cedar"), "{}", err.message);
         let err = AccessPolicy::load(&["/nonexistent/access.cedar"], SCHEMA).unwrap_err();
         assert!(err.message.contains("/nonexistent/access.cedar"), "{}", err.message);
+    }
+
+    #[test]
+    fn config_names_the_policy_files_and_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("access.cedar");
+        std::fs::write(&file, EXAMPLE_POLICIES).unwrap();
+        let mut config = crate::AccessConfig::new("http://127.0.0.1:1");
+        config.policy_files = vec![file];
+        AccessPolicy::from_config(&config).unwrap();
+        let schema = dir.path().join("empty.cedarschema");
+        std::fs::write(&schema, "namespace Portcullis { entity Group; }").unwrap();
+        config.schema_file = Some(schema);
+        let err = AccessPolicy::from_config(&config).unwrap_err();
+        assert_eq!(
+            err.reason,
+            AccessReason::Config,
+            "policies must match the configured schema: {}",
+            err.message
+        );
     }
 
     #[test]

@@ -96,6 +96,13 @@ impl AccessService {
         self.inner.index.active(principal_key, connection)
     }
 
+    /// The data path's 403 body for `connection` when [`Self::active`] found nothing, or
+    /// `None` when the connection takes no access requests.
+    pub fn access_required(&self, connection: &str) -> Option<serde_json::Value> {
+        let c = self.inner.config.connections.get(connection)?;
+        Some(crate::access_required(&self.inner.config.public_url, connection, &c.levels))
+    }
+
     /// The grant index itself.
     pub fn index(&self) -> &GrantIndex {
         &self.inner.index

@@ -184,4 +184,7 @@ async fn openapi_and_access_required() {
     assert_eq!(body["error"]["code"], "access_required");
     assert_eq!(body["error"]["levels"], json!(["read", "operate"]));
     assert_eq!(body["error"]["request_url"], format!("{}/api/v1/access-requests", h.base));
+    let from_service = h.service.access_required("prod").unwrap();
+    assert_eq!(from_service["error"]["levels"], json!(["read"]));
+    assert!(h.service.access_required("unknown").is_none());
 }
