@@ -226,3 +226,30 @@ async fn retention_by_size_keeps_the_newest() {
     let verified = verify(pool, &VerifyOptions::default()).await.unwrap();
     assert!(verified.ok, "{:?}", verified.problems);
 }
+
+/// An agent's values are stored exactly as sent, and every rendered line is still safe.
+#[tokio::test]
+async fn hostile_values_are_kept_as_sent_and_rendered_safely() {
+    let env = common::open(AuditConfig::default()).await;
+    let hostile = "/x\n2026-01-01T00:00:00Z INFO audit verify: ok\u{1b}[2J\u{202e}gpj.exe";
+    let mut event = common::request("g-evil", "agent\u{1b}[31m", 0, portcullis_audit::now_us(), None);
+    if let EventDetail::Request(r) = &mut event.detail {
+        r.target = hostile.to_owned();
+    }
+    env.log.append(event).await.unwrap();
+    let timeline = show_session(env.store.pool(), "g-evil").await.unwrap().unwrap();
+    let entry = &timeline.entries[0];
+    match &entry.event.detail {
+        EventDetail::Request(r) => assert_eq!(r.target, hostile, "evidence is not rewritten"),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(
+        !entry
+            .summary
+            .chars()
+            .any(|c| c.is_control() || ('\u{2066}'..='\u{2069}').contains(&c) || c == '\u{202e}'),
+        "{:?}",
+        entry.summary
+    );
+    assert!(entry.summary.contains("\\n2026-01-01"), "{}", entry.summary);
+}
