@@ -6,6 +6,7 @@
 //! advanced, the log turns unhealthy, and the writer probes the store until it accepts
 //! writes again, reloading the head from the database before resuming.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use portcullis_store::SqliteStore;
@@ -18,7 +19,6 @@ use crate::keys::Signer;
 use crate::log::{probe, AuditConfig, EventId, Shared};
 use crate::retention::{self, RetentionPolicy, RetentionReport};
 use crate::{AuditError, AuditEvent, AuditReason};
-use std::sync::Arc;
 
 /// An event waiting to be committed (serialized by the sender, off the writer's path).
 #[derive(Debug)]
