@@ -103,7 +103,7 @@ pub async fn start_in(dir: tempfile::TempDir, mut config: AccessConfig, policies
         move |mut req: axum::extract::Request, next: axum::middleware::Next| {
             let lookup = lookup.clone();
             async move {
-                let who = req.headers().get("x-test-as").and_then(|v| v.to_str().ok()).map(str::to_string);
+                let who = alias(req.headers());
                 if let Some(p) = who.and_then(|w| lookup.lock().unwrap().get(&w).cloned()) {
                     req.extensions_mut().insert(p);
                 }
@@ -131,6 +131,13 @@ impl Drop for Harness {
     }
 }
 
+/// The principal alias: `x-test-as`, or a bearer token standing in for one (the typed client).
+fn alias(headers: &axum::http::HeaderMap) -> Option<String> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let bearer = header("authorization").and_then(|v| v.strip_prefix("Bearer ").map(str::to_string));
+    header("x-test-as").or(bearer)
+}
+
 pub struct Reply {
     pub status: u16,
     pub body: Value,
@@ -149,7 +156,7 @@ impl Harness {
         self.dir.take().unwrap()
     }
 
-    /// Registers a principal under an alias used by `as_`.
+    /// Registers a principal under an alias (the `x-test-as` header or bearer token).
     pub fn add(&self, alias: &str, p: Principal) {
         self.people.lock().unwrap().insert(alias.into(), p);
     }
