@@ -188,3 +188,27 @@ async fn openapi_and_access_required() {
     assert_eq!(from_service["error"]["levels"], json!(["read"]));
     assert!(h.service.access_required("unknown").is_none());
 }
+
+#[tokio::test]
+async fn the_holder_and_admins_may_revoke() {
+    let mut cfg = config(&[("prod", connection(&["read"], 1))]);
+    cfg.admin_groups = vec!["security-admins".into()];
+    let h = start(cfg, POLICIES).await;
+    let (_, first) = approved(&h, "15m").await;
+    let r = h.call(Some("bot"), "POST", &format!("/api/v1/grants/{first}/revoke"), Some(json!({}))).await;
+    assert_eq!(r.body["state"], "revoked", "the holder gives its grant up: {:?}", r.body);
+    assert_eq!(r.body["revoked"]["by"]["key"], format!("{ISS}#sub-bot"));
+    let (_, second) = approved(&h, "15m").await;
+    h.add("admin", person("admin", &["security-admins"]));
+    let r = h
+        .call(
+            Some("admin"),
+            "POST",
+            &format!("/api/v1/grants/{second}/revoke"),
+            Some(json!({"comment": "offboarding"})),
+        )
+        .await;
+    assert_eq!(r.body["state"], "revoked", "{:?}", r.body);
+    let list = h.call(Some("admin"), "GET", "/api/v1/grants?state=revoked", None).await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 2);
+}
