@@ -31,7 +31,8 @@ pub(crate) async fn start() -> std::io::Result<SocketAddr> {
         while let Ok((stream, _)) = tcp.accept().await {
             tokio::spawn(async move {
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                let _ = builder.serve_connection(TokioIo::new(stream), hyper::service::service_fn(echo)).await;
+                let _ =
+                    builder.serve_connection(TokioIo::new(stream), hyper::service::service_fn(echo)).await;
             });
         }
     });

@@ -206,7 +206,9 @@ async fn arm(world: &mut World) -> StepResult {
     let groups: Vec<&str> =
         body["value"].as_array().into_iter().flatten().filter_map(|g| g["name"].as_str()).collect();
     if anonymous_status != 401 || status != 200 {
-        return Err(format!("expected 401 without a token and 200 with one, got {anonymous_status} and {status}"));
+        return Err(format!(
+            "expected 401 without a token and 200 with one, got {anonymous_status} and {status}"
+        ));
     }
     Ok(json!({
         "narration": [
@@ -223,7 +225,8 @@ async fn arm(world: &mut World) -> StepResult {
 async fn gateway(world: &mut World) -> StepResult {
     let dir = tempfile::tempdir().map_err(|e| format!("creating a temporary folder: {e}"))?;
     let echo = crate::echo::start().await.map_err(|e| format!("starting the echo upstream: {e}"))?;
-    let arm_url = world.arm.as_ref().map(|a| a.url().to_owned()).unwrap_or_else(|| "http://127.0.0.1:9".into());
+    let arm_url =
+        world.arm.as_ref().map(|a| a.url().to_owned()).unwrap_or_else(|| "http://127.0.0.1:9".into());
     let toml = format!(
         r#"
 data_dir = "data"
