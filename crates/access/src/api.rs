@@ -15,7 +15,7 @@ use serde::Deserialize;
 use portcullis_identity::Principal;
 
 use crate::error::{AccessError, AccessReason};
-use crate::model::{DecisionBody, NewRequest, RequestFilter, RequestState};
+use crate::model::{AccessRequest, DecisionBody, NewRequest, RequestFilter, RequestState};
 use crate::service::AccessService;
 
 /// The OpenAPI document of this API (`crates/access/openapi.json`).
@@ -106,7 +106,7 @@ struct ListQuery {
 
 async fn list(
     State(s): State<AccessService>,
-    Caller(_): Caller,
+    Caller(p): Caller,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
     let Query(q) = q.map_err(|e| AccessError::new(AccessReason::InvalidRequest, e.body_text()))?;
@@ -118,7 +118,8 @@ async fn list(
             })?),
         };
     let filter = RequestFilter { state, connection: q.connection, principal: q.principal };
-    Ok(Json(serde_json::json!({ "items": s.list(&filter).await? })).into_response())
+    let items: Vec<_> = s.list(&filter).await?.into_iter().filter(|r| s.may_see_request(&p, r)).collect();
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
 }
 
 #[derive(Deserialize)]
@@ -130,16 +131,17 @@ struct WaitQuery {
 
 async fn get_one(
     State(s): State<AccessService>,
-    Caller(_): Caller,
+    Caller(p): Caller,
     Path(id): Path<String>,
     q: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
     let Query(q) = q.map_err(|e| AccessError::new(AccessReason::InvalidRequest, e.body_text()))?;
     let r = match q.wait.as_deref() {
-        None => s.get(&id).await?,
+        None => visible(&s, &p, s.get(&id).await?)?,
         Some(w) => {
             let wait: Duration = humantime::parse_duration(w)
                 .map_err(|e| AccessError::new(AccessReason::InvalidRequest, format!("wait {w:?}: {e}")))?;
+            visible(&s, &p, s.get(&id).await?)?;
             s.wait(&id, wait, q.version).await?
         }
     };
@@ -182,16 +184,25 @@ struct GrantQuery {
 
 async fn grants(
     State(s): State<AccessService>,
-    Caller(_): Caller,
+    Caller(p): Caller,
     q: Result<Query<GrantQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
     let Query(q) = q.map_err(|e| AccessError::new(AccessReason::InvalidRequest, e.body_text()))?;
-    Ok(Json(serde_json::json!({ "items": s.grants(q.state.as_deref(), q.principal.as_deref()).await? }))
-        .into_response())
+    let items: Vec<_> = s
+        .grants(q.state.as_deref(), q.principal.as_deref())
+        .await?
+        .into_iter()
+        .filter(|g| s.may_see_grant(&p, g))
+        .collect();
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
 }
 
-async fn grant(State(s): State<AccessService>, Caller(_): Caller, Path(id): Path<String>) -> ApiResult {
-    Ok(Json(s.grant(&id).await?).into_response())
+async fn grant(State(s): State<AccessService>, Caller(p): Caller, Path(id): Path<String>) -> ApiResult {
+    let g = s.grant(&id).await?;
+    if !s.may_see_grant(&p, &g) {
+        return Err(AccessError::new(AccessReason::NotFound, format!("no grant {id}")));
+    }
+    Ok(Json(g).into_response())
 }
 
 async fn revoke(
@@ -205,6 +216,14 @@ async fn revoke(
 
 async fn token(State(s): State<AccessService>, Caller(p): Caller, Path(id): Path<String>) -> ApiResult {
     Ok(Json(s.token(&p, &id).await?).into_response())
+}
+
+fn visible(s: &AccessService, p: &Principal, r: AccessRequest) -> Result<AccessRequest, AccessError> {
+    if s.may_see_request(p, &r) {
+        Ok(r)
+    } else {
+        Err(AccessError::new(AccessReason::NotFound, format!("no access request {}", r.id)))
+    }
 }
 
 async fn openapi() -> Response {

@@ -99,7 +99,7 @@ impl AccessService {
                 .bind(&key)
                 .fetch_optional(&mut *tx)
                 .await?;
-        let admin = caller.groups.iter().any(|g| self.inner.config.admin_groups.contains(g));
+        let admin = self.is_admin(caller);
         if grant.principal != key && approver.is_none() && !admin {
             return Err(AccessError::new(
                 AccessReason::NotAllowed,

@@ -206,6 +206,36 @@ impl AccessService {
         }
     }
 
+    /// Whether `caller` may see request `r`: its requester, an admin, or someone policy
+    /// lets approve it. Others get `not_found`, so existence does not leak.
+    pub fn may_see_request(&self, caller: &Principal, r: &AccessRequest) -> bool {
+        r.principal.key == caller.key()
+            || self.is_admin(caller)
+            || self.decide(AccessAction::Approve, caller, r).is_ok_and(|d| d.allowed)
+    }
+
+    /// Whether `caller` may see grant `g`: its holder, an admin, or someone policy lets
+    /// approve that level of that connection.
+    pub fn may_see_grant(&self, caller: &Principal, g: &crate::Grant) -> bool {
+        if g.principal == caller.key() || self.is_admin(caller) {
+            return true;
+        }
+        let input = PolicyInput {
+            principal: caller,
+            connection: &g.connection,
+            level: &g.level,
+            duration_secs: 0,
+            requester: &g.principal,
+            requester_kind: "agent",
+            now: time::OffsetDateTime::now_utc(),
+        };
+        self.inner.policy.decide(AccessAction::Approve, &input).is_ok_and(|d| d.allowed)
+    }
+
+    pub(crate) fn is_admin(&self, caller: &Principal) -> bool {
+        caller.groups.iter().any(|g| self.inner.config.admin_groups.contains(g))
+    }
+
     pub(crate) fn decide(
         &self,
         action: AccessAction,

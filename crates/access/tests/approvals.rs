@@ -211,3 +211,36 @@ async fn deny_needs_a_reason_and_cancel_only_the_requester() {
         .unwrap();
     assert_eq!(kinds, ["request_created", "request_denied", "request_created", "request_cancelled"]);
 }
+
+#[tokio::test]
+async fn requests_are_visible_to_their_requester_approvers_and_admins_only() {
+    let mut cfg = config(&[("prod", connection(&["read"], 1))]);
+    cfg.admin_groups = vec!["auditors".into()];
+    let h = start(cfg, POLICIES).await;
+    h.add("bot", agent("bot", &["agents"]));
+    h.add("other-bot", agent("other-bot", &["agents"]));
+    h.add("bob", person("bob", &["ops"]));
+    h.add("auditor", person("auditor", &["auditors"]));
+    let id = h.request("bot", "prod", "read", "15m").await.body["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/access-requests/{id}");
+    for who in ["bot", "bob", "auditor"] {
+        assert_eq!(h.call(Some(who), "GET", &path, None).await.status, 200, "{who} sees it");
+    }
+    let r = h.call(Some("other-bot"), "GET", &path, None).await;
+    assert_eq!((r.status, r.code()), (404, "not_found"));
+    let r = h.call(Some("other-bot"), "GET", &format!("{path}?wait=5s"), None).await;
+    assert_eq!(r.code(), "not_found", "no long-poll on others' requests");
+    let list = h.call(Some("other-bot"), "GET", "/api/v1/access-requests", None).await;
+    assert_eq!(list.body["items"], json!([]));
+    let grant = h.approve("bob", &id, json!({})).await.body["grant_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        h.call(Some("other-bot"), "GET", &format!("/api/v1/grants/{grant}"), None).await.code(),
+        "not_found"
+    );
+    assert_eq!(h.call(Some("other-bot"), "GET", "/api/v1/grants", None).await.body["items"], json!([]));
+    assert_eq!(h.call(Some("bot"), "GET", &format!("/api/v1/grants/{grant}"), None).await.status, 200);
+    assert_eq!(
+        h.call(Some("auditor"), "GET", "/api/v1/grants", None).await.body["items"].as_array().unwrap().len(),
+        1
+    );
+}
