@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::Extension;
 use axum::{Json, Router};
 use http_body_util::BodyExt;
+use portcullis_audit::AuditLog;
 use portcullis_identity::{Authenticator, Principal};
 use portcullis_store::Store;
 use serde_json::json;
@@ -25,6 +26,7 @@ pub(crate) struct ControlState {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) auth: Arc<Authenticator>,
+    pub(crate) audit: Arc<AuditLog>,
     pub(crate) draining: AtomicBool,
 }
 
@@ -37,6 +39,15 @@ async fn healthz() -> impl IntoResponse {
 async fn readyz(State(state): State<Arc<ControlState>>) -> impl IntoResponse {
     if state.draining.load(Ordering::Relaxed) {
         return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "draining" })));
+    }
+    let audit = state.audit.status();
+    if !audit.healthy {
+        let reason = audit.reason.map(|r| r.code()).unwrap_or("audit_unavailable");
+        tracing::error!(reason, detail = audit.detail.as_deref().unwrap_or(""), "audit log unhealthy");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "audit": "failing", "reason": reason })),
+        );
     }
     match state.store.health().await {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "store": state.store.backend() }))),

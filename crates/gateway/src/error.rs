@@ -21,6 +21,9 @@ pub enum GatewayError {
     /// The identity provider's keys could not be fetched, so no token can be checked.
     #[error("identity provider unavailable: {}", .0.detail())]
     IdentityUnavailable(portcullis_identity::AuthError),
+    /// The audit log cannot take the request's record, so it is not forwarded.
+    #[error("audit log unavailable: {0}")]
+    AuditUnavailable(portcullis_audit::AuditError),
     /// The request body is larger than `limits.max_request_body`.
     #[error("request body exceeds {limit} bytes")]
     BodyTooLarge {
@@ -53,6 +56,8 @@ pub enum Reason {
     Unauthenticated,
     /// 503.
     IdentityUnavailable,
+    /// 503.
+    AuditUnavailable,
     /// 413.
     BodyTooLarge,
     /// 408.
@@ -74,6 +79,7 @@ impl Reason {
             Reason::Canon(r) => r.code(),
             Reason::Unauthenticated => "unauthenticated",
             Reason::IdentityUnavailable => "identity_unavailable",
+            Reason::AuditUnavailable => "audit_unavailable",
             Reason::BodyTooLarge => "body_too_large",
             Reason::BodyTimeout => "body_timeout",
             Reason::NoConnection => "unknown_connection",
@@ -89,6 +95,7 @@ impl Reason {
             Reason::Canon(r) => StatusCode::from_u16(r.status()).unwrap_or(StatusCode::BAD_REQUEST),
             Reason::Unauthenticated => StatusCode::UNAUTHORIZED,
             Reason::IdentityUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Reason::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Reason::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Reason::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Reason::NoConnection => StatusCode::NOT_FOUND,
@@ -106,6 +113,7 @@ impl GatewayError {
             GatewayError::Canon(e) => Reason::Canon(e.reason),
             GatewayError::Unauthenticated(_) => Reason::Unauthenticated,
             GatewayError::IdentityUnavailable(_) => Reason::IdentityUnavailable,
+            GatewayError::AuditUnavailable(_) => Reason::AuditUnavailable,
             GatewayError::BodyTooLarge { .. } => Reason::BodyTooLarge,
             GatewayError::BodyTimeout => Reason::BodyTimeout,
             GatewayError::NoConnection => Reason::NoConnection,
@@ -127,6 +135,9 @@ impl GatewayError {
             GatewayError::Unauthenticated(Some(e)) => format!("the bearer token was refused: {}", e.public_description()),
             GatewayError::IdentityUnavailable(_) => {
                 "the identity provider's keys cannot be fetched right now; retry shortly".into()
+            }
+            GatewayError::AuditUnavailable(_) => {
+                "the gateway cannot record this request right now, so it was not forwarded; retry shortly".into()
             }
             GatewayError::BodyTooLarge { limit } => format!("the request body is larger than {limit} bytes"),
             GatewayError::BodyTimeout => "the request body stopped arriving; send it without pauses".into(),

@@ -16,6 +16,7 @@ mod headers;
 mod listener;
 mod metrics;
 mod pipeline;
+mod record;
 mod rewrite;
 mod route;
 mod server;

@@ -3,10 +3,10 @@
 //! Each numbered step is a named function with its own error; errors become responses
 //! in exactly one place ([`GatewayError::into_response`]).
 //!
-//! Built so far: 1 limits & canonicalize, 2 authenticate, 3 route, 8 forward, 9 response
-//! (URL rewriting). Steps 4 (access check), 5–6 (classify, guardrails), 7 (durable
-//! record) and masking in 9 arrive with the access, guardrail, audit and masking issues,
-//! each as one call in [`run`]. Until then an authenticated agent reaches every
+//! Built so far: 1 limits & canonicalize, 2 authenticate, 3 route, 7 durable record,
+//! 8 forward, 9 response (URL rewriting, response record). Steps 4 (access check), 5–6
+//! (classify, guardrails) and masking in 9 arrive with the access, guardrail and masking
+//! issues, each as one call in [`run`]. Until then an authenticated agent reaches every
 //! connection: do not expose this gateway to untrusted agents.
 
 use std::net::SocketAddr;
@@ -18,6 +18,7 @@ use http::request::Parts;
 use http::{HeaderValue, Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use portcullis_audit::AuditLog;
 use portcullis_canonical::{CanonicalRequest, Limits};
 use portcullis_identity::{bearer_token, Authenticator, Principal};
 
@@ -27,6 +28,7 @@ use crate::error::GatewayError;
 use crate::forward::{forward, Outbound};
 use crate::headers::strip_hop_by_hop;
 use crate::metrics::Metrics;
+use crate::record::{record_request, PendingResponse, RecordedBody, RequestFacts};
 use crate::rewrite::{RewriteBody, URL_HEADERS};
 use crate::route::{Routed, Routes};
 
@@ -36,6 +38,7 @@ pub(crate) struct DataPlane {
     pub(crate) limits: LimitsConfig,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) auth: Arc<Authenticator>,
+    pub(crate) audit: Arc<AuditLog>,
     /// False only in development: no issuers configured and every listener on loopback.
     pub(crate) require_auth: bool,
 }
@@ -53,6 +56,8 @@ pub(crate) struct ConnInfo {
 struct RequestLog {
     connection: Option<String>,
     principal: Option<String>,
+    /// Set once the request event is durable: the response must then be recorded too.
+    recorded: Option<(String, Option<String>)>,
 }
 
 /// Handles one request: runs the pipeline, renders any error, records metrics.
@@ -72,6 +77,10 @@ pub(crate) async fn handle(
             dp.metrics.refused(reason.code());
             err.into_response()
         }
+    };
+    let resp = match log.recorded.take() {
+        Some((request_id, grant_id)) => finish_record(&dp, resp, request_id, grant_id, &log, started),
+        None => resp,
     };
     let connection = log.connection.as_deref().unwrap_or("");
     let principal = log.principal.as_deref().unwrap_or("");
@@ -108,6 +117,21 @@ async fn run(
     let routed = dp.routes.route(&agent_host, &canonical.target, info.scheme)?;
     log.connection = Some(routed.connection.name.clone());
 
+    // 7. Record the request durably before anything leaves (fail closed).
+    let request_id = uuid::Uuid::now_v7().to_string();
+    let target = routed.target.encoded();
+    let facts = RequestFacts {
+        request_id: &request_id,
+        principal: principal.as_ref(),
+        connection: &routed.connection.name,
+        method: canonical.method.as_str(),
+        target: &target,
+        headers: &parts.headers,
+    };
+    record_request(&dp.audit, facts).await?;
+    let grant_id = principal.as_ref().and_then(|p| p.grant.as_ref().map(|g| g.grant_id.clone()));
+    log.recorded = Some((request_id, grant_id));
+
     // 8. Forward the canonical request.
     let outbound = Outbound {
         method: canonical.method,
@@ -121,6 +145,31 @@ async fn run(
 
     // 9. The response, streamed back.
     Ok(respond(&routed, upstream))
+}
+
+/// End of step 9: the response event is written when the body ends.
+fn finish_record(
+    dp: &DataPlane,
+    resp: Response<ProxyBody>,
+    request_id: String,
+    grant_id: Option<String>,
+    log: &RequestLog,
+    started: Instant,
+) -> Response<ProxyBody> {
+    let (mut parts, body) = resp.into_parts();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        parts.headers.insert("x-portcullis-request-id", v);
+    }
+    let pending = PendingResponse {
+        audit: dp.audit.clone(),
+        request_id,
+        grant_id,
+        connection: log.connection.clone().unwrap_or_default(),
+        status: parts.status.as_u16(),
+        headers: parts.headers.clone(),
+        started,
+    };
+    Response::from_parts(parts, RecordedBody::new(body, pending).boxed_unsync())
 }
 
 /// Step 1a.

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use portcullis_audit::{AuditConfig, AuditLog};
 use portcullis_identity::{Authenticator, GrantKeys};
 use portcullis_store::{SqliteStore, Store, StoreError};
 use tokio::net::TcpListener;
@@ -48,6 +49,12 @@ pub enum StartError {
         /// What is wrong.
         detail: String,
     },
+    /// The audit log could not be opened (its tables, its signing key).
+    #[error("audit log: {detail}")]
+    Audit {
+        /// What is wrong.
+        detail: String,
+    },
     /// The identity settings or the grant-token keys are unusable.
     #[error("identity: {detail}")]
     Identity {
@@ -73,6 +80,7 @@ pub struct RunningGateway {
     tasks: Vec<JoinHandle<()>>,
     control: Arc<ControlState>,
     store: Arc<SqliteStore>,
+    audit: Arc<AuditLog>,
 }
 
 impl RunningGateway {
@@ -104,6 +112,8 @@ impl RunningGateway {
         for t in self.tasks {
             let _ = t.await;
         }
+        // Signs a final checkpoint over everything recorded.
+        self.audit.shutdown().await;
     }
 
     /// Runs until the process receives SIGTERM or Ctrl-C, then shuts down gracefully.
@@ -190,6 +200,10 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
             .map_err(|detail| StartError::Upstream { connection: c.name.clone(), detail })?;
         routes.insert(Connection::new(c, client), &c.hosts);
     }
+    let audit = AuditLog::open(&store, AuditConfig::default())
+        .await
+        .map_err(|e| StartError::Audit { detail: e.to_string() })?;
+    let audit = Arc::new(audit);
     let auth = authenticator(&config)?;
     let require_auth = !config.identity.issuers.is_empty();
     if !require_auth {
@@ -204,6 +218,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         limits: config.limits.clone(),
         metrics: metrics.clone(),
         auth: auth.clone(),
+        audit: audit.clone(),
         require_auth,
     });
 
@@ -216,6 +231,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         store: store.clone() as Arc<dyn Store>,
         metrics,
         auth,
+        audit: audit.clone(),
         draining: std::sync::atomic::AtomicBool::new(false),
     });
     let data_handler: Handler =
@@ -245,5 +261,14 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         connections = config.connections.len(),
         "gateway started"
     );
-    Ok(RunningGateway { data_addr, data_scheme, control_addr, stop, tasks, control: control_state, store })
+    Ok(RunningGateway {
+        data_addr,
+        data_scheme,
+        control_addr,
+        stop,
+        tasks,
+        control: control_state,
+        store,
+        audit,
+    })
 }

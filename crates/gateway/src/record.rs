@@ -1,0 +1,154 @@
+//! Step 7 (and the end of step 9): the durable audit record.
+//!
+//! The request event is committed before anything leaves the gateway; if it cannot be,
+//! the request is refused with 503 (fail closed, security invariant 1). The response
+//! event is written when the response body ends — or is cut off — with its status,
+//! headers, byte count and duration.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http_body::{Body, Frame};
+use portcullis_audit::{sanitize_headers, AuditEvent, AuditLog, EventDetail, RequestRecord, ResponseRecord};
+use portcullis_identity::Principal;
+
+use crate::body::{BoxError, ProxyBody};
+use crate::error::GatewayError;
+
+fn headers(map: &HeaderMap) -> Vec<portcullis_audit::Header> {
+    sanitize_headers(map.iter().map(|(k, v)| (k.as_str(), v.as_bytes())))
+}
+
+/// What step 7 records about a request.
+pub(crate) struct RequestFacts<'a> {
+    pub(crate) request_id: &'a str,
+    pub(crate) principal: Option<&'a Principal>,
+    pub(crate) connection: &'a str,
+    pub(crate) method: &'a str,
+    pub(crate) target: &'a str,
+    pub(crate) headers: &'a HeaderMap,
+}
+
+/// Commits the request event; only then may the request be forwarded.
+pub(crate) async fn record_request(audit: &AuditLog, facts: RequestFacts<'_>) -> Result<(), GatewayError> {
+    let principal =
+        facts.principal.and_then(|p| serde_json::to_value(p).ok()).unwrap_or(serde_json::Value::Null);
+    let delegation = facts
+        .principal
+        .map(|p| p.delegation.iter().filter_map(|a| serde_json::to_value(a).ok()).collect())
+        .unwrap_or_default();
+    let grant_id = facts.principal.and_then(|p| p.grant.as_ref().map(|g| g.grant_id.clone()));
+    let event = AuditEvent::now(EventDetail::Request(RequestRecord {
+        request_id: facts.request_id.to_owned(),
+        principal,
+        delegation,
+        grant_id,
+        review_id: None,
+        connection: facts.connection.to_owned(),
+        method: facts.method.to_owned(),
+        target: facts.target.to_owned(),
+        headers: headers(facts.headers),
+        body: None,
+    }));
+    audit.append(event).await.map(|_| ()).map_err(GatewayError::AuditUnavailable)
+}
+
+/// The response event's fields, completed when the body ends.
+pub(crate) struct PendingResponse {
+    pub(crate) audit: Arc<AuditLog>,
+    pub(crate) request_id: String,
+    pub(crate) grant_id: Option<String>,
+    pub(crate) connection: String,
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) started: Instant,
+}
+
+impl PendingResponse {
+    fn write(self, bytes: u64) {
+        let event = AuditEvent::now(EventDetail::Response(ResponseRecord {
+            request_id: self.request_id,
+            grant_id: self.grant_id,
+            connection: self.connection,
+            status: self.status,
+            headers: headers(&self.headers),
+            body: None,
+            mask_counts: Default::default(),
+            bytes,
+            duration_us: self.started.elapsed().as_micros() as u64,
+        }));
+        let audit = self.audit;
+        // Bodies end inside the connection's task; a body dropped outside any runtime
+        // (process teardown) cannot be recorded, and says so.
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    if let Err(e) = audit.append(event).await {
+                        tracing::error!(code = e.reason.code(), detail = %e, "could not record a response");
+                    }
+                });
+            }
+            Err(_) => tracing::error!("a response ended outside the runtime and was not recorded"),
+        }
+    }
+}
+
+/// A response body that records the response event when it ends, fails or is dropped.
+pub(crate) struct RecordedBody {
+    inner: ProxyBody,
+    bytes: u64,
+    pending: Option<PendingResponse>,
+}
+
+impl RecordedBody {
+    pub(crate) fn new(inner: ProxyBody, pending: PendingResponse) -> Self {
+        RecordedBody { inner, bytes: 0, pending: Some(pending) }
+    }
+}
+
+impl Body for RecordedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(d) = frame.data_ref() {
+                    this.bytes += d.len() as u64;
+                }
+            }
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => {
+                if let Some(p) = this.pending.take() {
+                    p.write(this.bytes);
+                }
+            }
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for RecordedBody {
+    fn drop(&mut self) {
+        if let Some(p) = self.pending.take() {
+            p.write(self.bytes);
+        }
+    }
+}
