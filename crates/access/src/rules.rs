@@ -90,4 +90,37 @@ mod tests {
         // Two people in the same group do not make two groups.
         assert!(!distinct_groups_satisfied(&[v(&["ops"]), v(&["ops"])], &groups, 2));
     }
+
+    /// Brute force: try every assignment of approvers to one of their groups (or none).
+    fn brute(approvers: &[Vec<String>], groups: &[String]) -> usize {
+        fn go(i: usize, approvers: &[Vec<String>], groups: &[String], used: &mut Vec<bool>) -> usize {
+            if i == approvers.len() {
+                return used.iter().filter(|u| **u).count();
+            }
+            let mut best = go(i + 1, approvers, groups, used);
+            for (g, name) in groups.iter().enumerate() {
+                if !used[g] && approvers[i].contains(name) {
+                    used[g] = true;
+                    best = best.max(go(i + 1, approvers, groups, used));
+                    used[g] = false;
+                }
+            }
+            best
+        }
+        go(0, approvers, groups, &mut vec![false; groups.len()])
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn matching_agrees_with_brute_force(
+            membership in proptest::collection::vec(proptest::collection::vec(0usize..4, 0..4), 0..6),
+            n in 1u32..5,
+        ) {
+            let groups: Vec<String> = (0..4).map(|g| format!("g{g}")).collect();
+            let approvers: Vec<Vec<String>> =
+                membership.iter().map(|m| m.iter().map(|g| format!("g{g}")).collect()).collect();
+            let expected = brute(&approvers, &groups) >= n as usize;
+            proptest::prop_assert_eq!(distinct_groups_satisfied(&approvers, &groups, n), expected);
+        }
+    }
 }
