@@ -1,6 +1,7 @@
 //! `portcullis`: parses arguments, loads config, and calls into the library crates.
 //! No business logic lives here.
 
+mod audit;
 mod auth;
 mod logging;
 mod output;
@@ -41,6 +42,11 @@ enum Command {
     Auth {
         #[command(subcommand)]
         command: auth::AuthCommand,
+    },
+    /// The tamper-evident audit log: verify it, export it.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
     /// Guardrail rules, offline.
     Policy {
@@ -91,6 +97,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Auth { command } => {
             logging::init_quiet()?;
             auth::run(command).await
+        }
+        Command::Audit { command } => {
+            logging::init_quiet()?;
+            audit::run(command).await
         }
         Command::Policy { command } => {
             logging::init_quiet()?;

@@ -27,6 +27,7 @@ pub(crate) struct ControlState {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) auth: Arc<Authenticator>,
     pub(crate) audit: Arc<AuditLog>,
+    pub(crate) access: portcullis_access::AccessService,
     pub(crate) draining: AtomicBool,
 }
 
@@ -101,14 +102,15 @@ async fn not_found() -> impl IntoResponse {
 pub(crate) fn handler(state: Arc<ControlState>) -> Handler {
     let api = Router::new()
         .route("/api/v1/whoami", get(whoami))
+        .merge(portcullis_access::router(state.access.clone()))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_principal));
     let router = Router::new()
-        .merge(api)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .fallback(not_found)
-        .with_state(state);
+        .with_state(state)
+        .merge(api)
+        .fallback(not_found);
     Arc::new(move |_info, req| {
         let router = router.clone();
         Box::pin(async move {

@@ -21,6 +21,11 @@ pub enum GatewayError {
     /// The identity provider's keys could not be fetched, so no token can be checked.
     #[error("identity provider unavailable: {}", .0.detail())]
     IdentityUnavailable(portcullis_identity::AuthError),
+    /// No active grant for this principal and connection. Carries the body that tells
+    /// the agent how to ask (`request_url`, `levels`), or `None` when the connection takes
+    /// no access requests.
+    #[error("no active grant for this connection")]
+    AccessRequired(Option<serde_json::Value>),
     /// The audit log cannot take the request's record, so it is not forwarded.
     #[error("audit log unavailable: {0}")]
     AuditUnavailable(portcullis_audit::AuditError),
@@ -56,6 +61,8 @@ pub enum Reason {
     Unauthenticated,
     /// 503.
     IdentityUnavailable,
+    /// 403.
+    AccessRequired,
     /// 503.
     AuditUnavailable,
     /// 413.
@@ -79,6 +86,7 @@ impl Reason {
             Reason::Canon(r) => r.code(),
             Reason::Unauthenticated => "unauthenticated",
             Reason::IdentityUnavailable => "identity_unavailable",
+            Reason::AccessRequired => "access_required",
             Reason::AuditUnavailable => "audit_unavailable",
             Reason::BodyTooLarge => "body_too_large",
             Reason::BodyTimeout => "body_timeout",
@@ -95,6 +103,7 @@ impl Reason {
             Reason::Canon(r) => StatusCode::from_u16(r.status()).unwrap_or(StatusCode::BAD_REQUEST),
             Reason::Unauthenticated => StatusCode::UNAUTHORIZED,
             Reason::IdentityUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Reason::AccessRequired => StatusCode::FORBIDDEN,
             Reason::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Reason::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Reason::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -113,6 +122,7 @@ impl GatewayError {
             GatewayError::Canon(e) => Reason::Canon(e.reason),
             GatewayError::Unauthenticated(_) => Reason::Unauthenticated,
             GatewayError::IdentityUnavailable(_) => Reason::IdentityUnavailable,
+            GatewayError::AccessRequired(_) => Reason::AccessRequired,
             GatewayError::AuditUnavailable(_) => Reason::AuditUnavailable,
             GatewayError::BodyTooLarge { .. } => Reason::BodyTooLarge,
             GatewayError::BodyTimeout => Reason::BodyTimeout,
@@ -136,6 +146,9 @@ impl GatewayError {
             GatewayError::IdentityUnavailable(_) => {
                 "the identity provider's keys cannot be fetched right now; retry shortly".into()
             }
+            GatewayError::AccessRequired(_) => {
+                "you have no active grant for this connection, and it takes no access requests".into()
+            }
             GatewayError::AuditUnavailable(_) => {
                 "the gateway cannot record this request right now, so it was not forwarded; retry shortly".into()
             }
@@ -154,6 +167,13 @@ impl GatewayError {
 
     /// The agent-facing response. The only place data-path errors become HTTP.
     pub(crate) fn into_response(self) -> Response<ProxyBody> {
+        if let GatewayError::AccessRequired(Some(body)) = &self {
+            let mut resp = Response::new(full(Bytes::from(body.to_string())));
+            *resp.status_mut() = StatusCode::FORBIDDEN;
+            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            return resp;
+        }
         let mut resp = error_response(self.reason(), &self.public_message());
         if let GatewayError::Unauthenticated(e) = &self {
             let challenge = portcullis_identity::www_authenticate(e.as_ref());

@@ -11,6 +11,7 @@ pub mod config;
 mod control;
 mod error;
 mod forward;
+mod grant_body;
 pub mod guardrails;
 mod headers;
 mod listener;

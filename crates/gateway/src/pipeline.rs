@@ -3,10 +3,10 @@
 //! Each numbered step is a named function with its own error; errors become responses
 //! in exactly one place ([`GatewayError::into_response`]).
 //!
-//! Built so far: 1 limits & canonicalize, 2 authenticate, 3 route, 7 durable record,
-//! 8 forward, 9 response (URL rewriting, response record). Steps 4 (access check), 5–6
-//! (classify, guardrails) and masking in 9 arrive with the access, guardrail and masking
-//! issues, each as one call in [`run`]. Until then an authenticated agent reaches every
+//! Built so far: 1 limits & canonicalize, 2 authenticate, 3 route, 4 access check,
+//! 7 durable record, 8 forward, 9 response (URL rewriting, response record, streams end
+//! when their grant does). Steps 5–6 (classify, guardrails) and masking in 9 arrive with
+//! the guardrail and masking issues, each as one call in [`run`]. Until then an authenticated agent reaches every
 //! connection: do not expose this gateway to untrusted agents.
 
 use std::net::SocketAddr;
@@ -18,6 +18,7 @@ use http::request::Parts;
 use http::{HeaderValue, Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use portcullis_access::{AccessService, ActiveGrant};
 use portcullis_audit::AuditLog;
 use portcullis_canonical::{CanonicalRequest, Limits};
 use portcullis_identity::{bearer_token, Authenticator, Principal};
@@ -26,6 +27,7 @@ use crate::body::{GuardedBody, ProxyBody};
 use crate::config::LimitsConfig;
 use crate::error::GatewayError;
 use crate::forward::{forward, Outbound};
+use crate::grant_body::GrantBoundBody;
 use crate::headers::strip_hop_by_hop;
 use crate::metrics::Metrics;
 use crate::record::{record_request, PendingResponse, RecordedBody, RequestFacts};
@@ -39,6 +41,7 @@ pub(crate) struct DataPlane {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) auth: Arc<Authenticator>,
     pub(crate) audit: Arc<AuditLog>,
+    pub(crate) access: AccessService,
     /// False only in development: no issuers configured and every listener on loopback.
     pub(crate) require_auth: bool,
 }
@@ -117,11 +120,16 @@ async fn run(
     let routed = dp.routes.route(&agent_host, &canonical.target, info.scheme)?;
     log.connection = Some(routed.connection.name.clone());
 
+    // 4. Access check: an active grant for (principal, connection).
+    let grant = check_access(dp, principal.as_ref(), &routed.connection.name)?;
+
     // 7. Record the request durably before anything leaves (fail closed).
     let request_id = uuid::Uuid::now_v7().to_string();
     let target = routed.target.encoded();
+    let grant_id = grant.as_ref().map(|g| g.grant_id().to_owned());
     let facts = RequestFacts {
         request_id: &request_id,
+        grant_id: grant_id.as_deref(),
         principal: principal.as_ref(),
         connection: &routed.connection.name,
         method: canonical.method.as_str(),
@@ -129,7 +137,6 @@ async fn run(
         headers: &parts.headers,
     };
     record_request(&dp.audit, facts).await?;
-    let grant_id = principal.as_ref().and_then(|p| p.grant.as_ref().map(|g| g.grant_id.clone()));
     log.recorded = Some((request_id, grant_id));
 
     // 8. Forward the canonical request.
@@ -143,8 +150,36 @@ async fn run(
     };
     let upstream = forward(&routed, outbound, dp.limits.upstream_timeout).await?;
 
-    // 9. The response, streamed back.
-    Ok(respond(&routed, upstream))
+    // 9. The response, streamed back — and cut off the moment its grant ends.
+    let resp = respond(&routed, upstream);
+    Ok(match grant {
+        Some(g) => {
+            let (parts, body) = resp.into_parts();
+            Response::from_parts(parts, GrantBoundBody::new(body, g.cancellation()).boxed_unsync())
+        }
+        None => resp,
+    })
+}
+
+/// Step 4. A grant token must name this connection and a grant that is still active; an
+/// OIDC token is accepted when its principal holds an active grant (unless
+/// `access.oidc_on_data_path = false`). Only in development (no issuers) is there no
+/// principal, and no check.
+fn check_access(
+    dp: &DataPlane,
+    principal: Option<&Principal>,
+    connection: &str,
+) -> Result<Option<ActiveGrant>, GatewayError> {
+    let Some(p) = principal else { return Ok(None) };
+    let grant = match &p.grant {
+        Some(g) if g.connection == connection => {
+            dp.access.active(&g.principal, connection).filter(|a| a.grant_id() == g.grant_id)
+        }
+        Some(_) => None,
+        None if dp.access.config().oidc_on_data_path => dp.access.active(&p.key(), connection),
+        None => None,
+    };
+    grant.map(Some).ok_or_else(|| GatewayError::AccessRequired(dp.access.access_required(connection)))
 }
 
 /// End of step 9: the response event is written when the body ends.

@@ -26,6 +26,7 @@ fn headers(map: &HeaderMap) -> Vec<portcullis_audit::Header> {
 /// What step 7 records about a request.
 pub(crate) struct RequestFacts<'a> {
     pub(crate) request_id: &'a str,
+    pub(crate) grant_id: Option<&'a str>,
     pub(crate) principal: Option<&'a Principal>,
     pub(crate) connection: &'a str,
     pub(crate) method: &'a str,
@@ -41,7 +42,7 @@ pub(crate) async fn record_request(audit: &AuditLog, facts: RequestFacts<'_>) ->
         .principal
         .map(|p| p.delegation.iter().filter_map(|a| serde_json::to_value(a).ok()).collect())
         .unwrap_or_default();
-    let grant_id = facts.principal.and_then(|p| p.grant.as_ref().map(|g| g.grant_id.clone()));
+    let grant_id = facts.grant_id.map(str::to_owned);
     let event = AuditEvent::now(EventDetail::Request(RequestRecord {
         request_id: facts.request_id.to_owned(),
         principal,

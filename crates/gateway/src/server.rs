@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use portcullis_access::{AccessConfig, AccessPolicy, AccessService};
 use portcullis_audit::{AuditConfig, AuditLog};
 use portcullis_identity::{Authenticator, GrantKeys};
 use portcullis_store::{SqliteStore, Store, StoreError};
@@ -52,6 +53,12 @@ pub enum StartError {
     /// The audit log could not be opened (its tables, its signing key).
     #[error("audit log: {detail}")]
     Audit {
+        /// What is wrong.
+        detail: String,
+    },
+    /// The access settings or policies are unusable.
+    #[error("access: {detail}")]
+    Access {
         /// What is wrong.
         detail: String,
     },
@@ -164,19 +171,17 @@ async fn bind(name: &'static str, cfg: &ListenerConfig) -> Result<Bound, StartEr
 /// The authenticator: configured issuers plus the gateway's own grant-token keys in
 /// `data_dir`. Keys are fetched in the background so a provider that is down at start
 /// does not stop the gateway (requests then get 503 until it answers).
-fn authenticator(config: &Config) -> Result<Arc<Authenticator>, StartError> {
+fn authenticator(config: &Config) -> Result<(Arc<Authenticator>, Arc<GrantKeys>), StartError> {
     let keys = GrantKeys::load_or_create(&config.data_dir)
         .map_err(|e| StartError::Identity { detail: e.to_string() })?;
     let keys = match &config.identity.grant_issuer {
         Some(iss) => keys.with_issuer(iss.clone()),
         None => keys,
     };
-    let auth =
-        Authenticator::new(config.identity.issuers.clone(), Some(Arc::new(keys))).map_err(|errors| {
-            StartError::Identity {
-                detail: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
-            }
-        })?;
+    let keys = Arc::new(keys);
+    let auth = Authenticator::new(config.identity.issuers.clone(), Some(keys.clone())).map_err(|errors| {
+        StartError::Identity { detail: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ") }
+    })?;
     let auth = Arc::new(auth);
     let prefetch = auth.clone();
     tokio::spawn(async move {
@@ -184,7 +189,29 @@ fn authenticator(config: &Config) -> Result<Arc<Authenticator>, StartError> {
             tracing::warn!(%issuer, error = e.detail(), "could not fetch the issuer's keys yet; will retry on use");
         }
     });
-    Ok(auth)
+    Ok((auth, keys))
+}
+
+/// Just-in-time access: its tables, its Cedar policies, the in-memory grant index and
+/// the sweeper that expires requests and grants.
+async fn access_service(
+    config: &Config,
+    store: &SqliteStore,
+    keys: Arc<GrantKeys>,
+) -> Result<AccessService, StartError> {
+    let access_config = match &config.access {
+        Some(a) => a.clone(),
+        None => {
+            toml::from_str::<AccessConfig>("").map_err(|e| StartError::Access { detail: e.to_string() })?
+        }
+    };
+    let policy = AccessPolicy::from_config(&access_config)
+        .map_err(|e| StartError::Access { detail: e.to_string() })?;
+    let service = AccessService::open(store, access_config, policy, keys)
+        .await
+        .map_err(|e| StartError::Access { detail: e.to_string() })?;
+    service.start_sweeper();
+    Ok(service)
 }
 
 /// Opens the store, binds the listeners and starts serving.
@@ -204,7 +231,8 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         .await
         .map_err(|e| StartError::Audit { detail: e.to_string() })?;
     let audit = Arc::new(audit);
-    let auth = authenticator(&config)?;
+    let (auth, grant_keys) = authenticator(&config)?;
+    let access = access_service(&config, &store, grant_keys).await?;
     let require_auth = !config.identity.issuers.is_empty();
     if !require_auth {
         tracing::warn!(
@@ -219,6 +247,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         metrics: metrics.clone(),
         auth: auth.clone(),
         audit: audit.clone(),
+        access: access.clone(),
         require_auth,
     });
 
@@ -232,6 +261,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         metrics,
         auth,
         audit: audit.clone(),
+        access,
         draining: std::sync::atomic::AtomicBool::new(false),
     });
     let data_handler: Handler =

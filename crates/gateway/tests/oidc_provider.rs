@@ -51,8 +51,9 @@ upstream = "{}"
     let me: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(me["issuer"], provider.issuer());
     assert_eq!(me["groups"], serde_json::json!(["g-ops"]));
+    // Authenticated on the data path too; without a grant the access check answers.
     let resp = client.get(format!("{}/up/echo", gw.data_url())).bearer_auth(&token).send().await.unwrap();
-    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.status(), 403);
 
     // Same kid, new key: the old token no longer verifies, a new one does after one refetch.
     provider.restart().await.unwrap();

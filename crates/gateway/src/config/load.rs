@@ -154,6 +154,12 @@ impl Config {
                 fix(ca);
             }
         }
+        if let Some(access) = self.access.as_mut() {
+            access.policy_files.iter_mut().for_each(fix);
+            if let Some(schema) = access.schema_file.as_mut() {
+                fix(schema);
+            }
+        }
     }
 }
 

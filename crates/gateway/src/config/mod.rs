@@ -34,6 +34,10 @@ pub struct Config {
     /// Who may call: the OIDC issuers whose tokens the gateway accepts.
     #[serde(default)]
     pub identity: IdentityConfig,
+    /// Just-in-time access: which connections can be requested, at which levels, who
+    /// approves (Cedar policies), webhooks. Absent: no connection can be requested, so
+    /// authenticated agents get 403 `access_required` everywhere (fail closed).
+    pub access: Option<portcullis_access::AccessConfig>,
     /// The targets agents may reach.
     #[serde(default)]
     pub connections: Vec<ConnectionConfig>,

@@ -48,6 +48,17 @@ impl Config {
             );
         }
 
+        if let Some(access) = &self.access {
+            for name in access.connections.keys() {
+                if !self.connections.iter().any(|c| &c.name == name) {
+                    bad(
+                        format!("access.connections.{name}"),
+                        format!("there is no connection named `{name}`"),
+                    );
+                }
+            }
+        }
+
         let l = &self.limits;
         if l.max_header_bytes.0 < 8192 {
             bad("limits.max_header_bytes".into(), "must be at least 8KiB".into());

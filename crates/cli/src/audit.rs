@@ -1,0 +1,148 @@
+//! `portcullis audit verify|export`: the evidence, checked and handed over.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use portcullis_audit::{export, read_public_key, verify, ExportFormat, VerifyOptions};
+use portcullis_store::SqliteStore;
+
+/// Where the audit log is.
+#[derive(Args)]
+pub(crate) struct Location {
+    /// The gateway's data directory.
+    #[arg(long, conflicts_with = "config")]
+    data_dir: Option<PathBuf>,
+    /// The gateway's config file (its `data_dir` is used).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+}
+
+impl Location {
+    fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        match (&self.data_dir, &self.config) {
+            (Some(d), _) => Ok(d.clone()),
+            (None, Some(c)) => Ok(portcullis_gateway::Config::load(c)?.data_dir),
+            (None, None) => anyhow::bail!("say where the audit log is: --data-dir DIR or --config FILE"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum Format {
+    /// One stored event per line, with its hash-chain fields.
+    Jsonl,
+    /// OCSF 1.1.0 API Activity (6003) and Authentication (3002) records, one per line.
+    Ocsf,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Check the hash chain and every signed checkpoint; exit 1 and name the first broken
+    /// event on any break.
+    Verify {
+        #[command(flatten)]
+        location: Location,
+        /// Trust this public key file instead of `data_dir/audit-signing.pub` (repeatable,
+        /// e.g. a copy kept off the gateway host).
+        #[arg(long = "trusted-key")]
+        trusted_keys: Vec<PathBuf>,
+        /// Print the full report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export events, one JSON object per line, to stdout or a file.
+    Export {
+        #[command(flatten)]
+        location: Location,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: Format,
+        /// Only events at or after this time: RFC 3339 (`2026-11-30T09:00:00Z`) or an age
+        /// (`24h`).
+        #[arg(long)]
+        since: Option<String>,
+        /// Write to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+async fn open(dir: &Path) -> anyhow::Result<SqliteStore> {
+    if !dir.join(portcullis_store::DB_FILE).exists() {
+        anyhow::bail!("{}: no Portcullis store here (no {})", dir.display(), portcullis_store::DB_FILE);
+    }
+    Ok(SqliteStore::open(dir).await?)
+}
+
+fn since_us(since: &str) -> anyhow::Result<i64> {
+    if let Ok(t) = time::OffsetDateTime::parse(since, &time::format_description::well_known::Rfc3339) {
+        return Ok((t.unix_timestamp_nanos() / 1000) as i64);
+    }
+    let age = humantime::parse_duration(since)
+        .with_context(|| format!("--since `{since}` is neither an RFC 3339 time nor an age such as 24h"))?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000;
+    Ok((now - age.as_micros() as i128) as i64)
+}
+
+pub(crate) async fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AuditCommand::Verify { location, trusted_keys, json } => {
+            let dir = location.data_dir()?;
+            let store = open(&dir).await?;
+            let keys = if trusted_keys.is_empty() {
+                vec![read_public_key(&dir)?]
+            } else {
+                trusted_keys
+                    .iter()
+                    .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
+                    .collect::<anyhow::Result<Vec<_>>>()?
+            };
+            let report = verify(store.pool(), &VerifyOptions { trusted_keys: keys }).await?;
+            if json {
+                crate::output::json(&report)?;
+            } else if let Some(b) = report.first_break() {
+                crate::output::line(&format!(
+                    "audit log BROKEN: first broken event is seq {} (id {}) in stream {}: {}",
+                    b.seq,
+                    b.event_id.as_deref().unwrap_or("missing"),
+                    b.stream,
+                    portcullis_audit::render::safe(&b.detail)
+                ))?;
+            } else {
+                let events: u64 = report.streams.iter().map(|s| s.events).sum();
+                let checkpoints: u64 = report.streams.iter().map(|s| s.checkpoints).sum();
+                crate::output::line(&format!(
+                    "audit log intact: {events} events in {} stream(s), {checkpoints} signed checkpoint(s), {} \
+                     bodies",
+                    report.streams.len(),
+                    report.blobs
+                ))?;
+            }
+            Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        AuditCommand::Export { location, format, since, output } => {
+            let dir = location.data_dir()?;
+            let store = open(&dir).await?;
+            let since = since.as_deref().map(since_us).transpose()?;
+            let format = match format {
+                Format::Jsonl => ExportFormat::Jsonl,
+                Format::Ocsf => ExportFormat::Ocsf,
+            };
+            let written = match output {
+                Some(path) => {
+                    let mut file = tokio::fs::File::create(&path)
+                        .await
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    let n = export(store.pool(), format, since, &mut file).await?;
+                    tokio::io::AsyncWriteExt::flush(&mut file).await?;
+                    n
+                }
+                None => export(store.pool(), format, since, &mut tokio::io::stdout()).await?,
+            };
+            eprintln!("exported {written} events");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
