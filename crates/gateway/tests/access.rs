@@ -144,12 +144,7 @@ async fn the_whole_jit_flow_through_the_gateway() {
     assert_eq!(status, 200);
     let revoked_at = Instant::now();
     let ended = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match stream.chunk().await {
-                Ok(Some(_)) => continue,
-                _ => break,
-            }
-        }
+        while let Ok(Some(_)) = stream.chunk().await {}
     })
     .await;
     assert!(ended.is_ok(), "the stream ended after revocation");
