@@ -1,11 +1,15 @@
 //! The story itself: each built step is a function that does the real thing and says
-//! what it saw.
+//! what it saw. Steps share one [`World`]: what earlier steps started and learned.
+
+mod access_steps;
+mod audit_steps;
+mod gateway_step;
+mod sandbox_steps;
 
 use std::io::Write;
-use std::time::Duration;
 
-use portcullis_gateway::{Config, RunningGateway};
-use portcullis_sandbox::{Agent, FakeArm, FakeEntra, Human, ARM_AUDIENCE};
+use portcullis_gateway::RunningGateway;
+use portcullis_sandbox::{FakeArm, FakeEntra, TokenSpec, TokenVersion, ARM_AUDIENCE};
 use serde_json::{json, Value};
 
 use crate::report::Reporter;
@@ -15,6 +19,8 @@ use crate::steps::{Step, StepOutcome, STEPS};
 const TENANT: &str = "8d9f7a52-7bd4-4e47-9d5d-0c3f0e4a1b2c";
 /// The demo's subscription in fake ARM.
 const SUBSCRIPTION: &str = "00000000-1111-2222-3333-444444444444";
+/// The audience of tokens for the gateway itself (not for ARM: those would be replayable).
+const GATEWAY_AUDIENCE: &str = "api://portcullis-demo";
 
 /// How to run the demo.
 #[derive(Debug, Clone, Copy)]
@@ -34,7 +40,7 @@ pub struct DemoSummary {
     pub passed: Vec<&'static str>,
 }
 
-/// Everything the steps start, kept alive until the end.
+/// Everything the steps start and learn, kept alive until the end.
 #[derive(Default)]
 struct World {
     idp: Option<FakeEntra>,
@@ -42,6 +48,13 @@ struct World {
     gateway: Option<RunningGateway>,
     dir: Option<tempfile::TempDir>,
     http: reqwest::Client,
+    /// The agent's token for the gateway (from the fake Entra ID's token endpoint).
+    agent_token: Option<String>,
+    /// Alice the approver's token for the gateway.
+    alice_token: Option<String>,
+    request_id: Option<String>,
+    grant_id: Option<String>,
+    grant_token: Option<String>,
 }
 
 type StepResult = Result<Value, String>;
@@ -52,11 +65,22 @@ pub async fn run<W: Write>(options: DemoOptions, reporter: &mut Reporter<W>) -> 
     let mut summary = DemoSummary::default();
     reporter.intro();
     for step in &STEPS {
-        let outcome = match step.name {
-            "idp" => finish(step, idp(&mut world).await),
-            "arm" => finish(step, arm(&mut world).await),
-            "gateway" => finish(step, gateway(&mut world).await),
-            _ => StepOutcome::pending(step),
+        let result = match step.name {
+            "idp" => Some(sandbox_steps::idp(&mut world).await),
+            "arm" => Some(sandbox_steps::arm(&mut world).await),
+            "gateway" => Some(gateway_step::gateway(&mut world).await),
+            "no-grant" => Some(access_steps::no_grant(&mut world).await),
+            "request-access" => Some(access_steps::request_access(&mut world).await),
+            "self-approve-refused" => Some(access_steps::self_approve_refused(&mut world).await),
+            "approve-access" => Some(access_steps::approve_access(&mut world).await),
+            "revoke" => Some(access_steps::revoke(&mut world).await),
+            "replay" => Some(audit_steps::replay(&mut world).await),
+            "audit-verify" => Some(audit_steps::audit_verify(&mut world).await),
+            _ => None,
+        };
+        let outcome = match result {
+            Some(r) => finish(step, r),
+            None => StepOutcome::pending(step),
         };
         if outcome.ok {
             summary.passed.push(step.name);
@@ -97,13 +121,22 @@ fn finish(step: &Step, result: StepResult) -> StepOutcome {
 fn try_lines(world: &World) -> Vec<String> {
     let mut lines = vec!["Everything is still running. Try (Ctrl-C to stop):".to_owned()];
     if let Some(gw) = &world.gateway {
-        lines.push(format!("  curl -s {}/echo/hello?api-version=2024-01-01", gw.data_url()));
+        if let Some(t) = &world.agent_token {
+            lines.push(format!("  export AGENT_TOKEN={t}"));
+        }
+        lines.push(format!(
+            "  curl -s -H \"Authorization: Bearer $AGENT_TOKEN\" {}/echo/hello",
+            gw.data_url()
+        ));
         lines.push(format!("  curl -s {}/echo/a%2Fb        # ambiguous: refused with 400", gw.data_url()));
-        lines.push(format!("  curl -s http://{}/readyz", gw.control_addr()));
+        lines.push(format!(
+            "  curl -s -H \"Authorization: Bearer $AGENT_TOKEN\" http://{}/api/v1/whoami",
+            gw.control_addr()
+        ));
         lines.push(format!("  curl -s http://{}/metrics", gw.control_addr()));
-    }
-    if let Some(idp) = &world.idp {
-        lines.push(format!("  curl -s {}", idp.discovery_url_v2()));
+        if let Some(dir) = &world.dir {
+            lines.push(format!("  portcullis audit verify --data-dir {}", dir.path().join("data").display()));
+        }
     }
     if let Some(arm) = &world.arm {
         lines.push(format!(
@@ -114,17 +147,21 @@ fn try_lines(world: &World) -> Vec<String> {
     lines
 }
 
-/// Gets an ARM token for the demo agent from the fake Entra ID's token endpoint, the
-/// way a confidential client does (client credentials with a secret).
-async fn agent_token(world: &World) -> Result<String, String> {
-    let idp = world.idp.as_ref().ok_or("the idp step did not run")?;
+fn require<'a, T>(value: &'a Option<T>, what: &str) -> Result<&'a T, String> {
+    value.as_ref().ok_or_else(|| format!("{what} is missing: an earlier step failed"))
+}
+
+/// Gets a token for `scope` for the demo agent from the fake Entra ID's token endpoint,
+/// the way a confidential client does (client credentials with a secret).
+async fn agent_token(world: &World, scope: &str) -> Result<String, String> {
+    let idp = require(&world.idp, "the fake Entra ID")?;
     let agent = idp.agent("deploy-agent").ok_or("the demo agent is not registered")?;
     let secret = agent.secret.clone().ok_or("the demo agent has no secret")?;
     let form = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("grant_type", "client_credentials")
         .append_pair("client_id", &agent.client_id)
         .append_pair("client_secret", &secret)
-        .append_pair("scope", &format!("{}.default", ARM_AUDIENCE))
+        .append_pair("scope", scope)
         .finish();
     let resp = world
         .http
@@ -142,6 +179,24 @@ async fn agent_token(world: &World) -> Result<String, String> {
         .ok_or_else(|| format!("token endpoint answered {status}: {body}"))
 }
 
+/// The ARM scope, for the agent's own token to ARM (only the `arm` step uses it).
+fn arm_scope() -> String {
+    format!("{ARM_AUDIENCE}.default")
+}
+
+/// A token for Alice, the approver. The fake Entra ID has no interactive sign-in, so it
+/// is minted directly, with the claims a real Entra ID user token carries.
+fn alice_token(idp: &FakeEntra) -> Result<String, String> {
+    let mut spec = TokenSpec::new(TENANT, GATEWAY_AUDIENCE, "alice-object-id");
+    spec.version = TokenVersion::V2;
+    spec.object_id = Some("alice-object-id".into());
+    spec.name = Some("Alice Approver".into());
+    spec.preferred_username = Some("alice@contoso.example".into());
+    spec.idtyp = Some("user".into());
+    spec.groups = vec!["ops".into()];
+    idp.mint(&spec).map_err(|e| e.to_string())
+}
+
 /// The middle part of a JWT, decoded, to show a person what the token says.
 fn claims(token: &str) -> Value {
     use base64::Engine;
@@ -153,146 +208,9 @@ fn claims(token: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-async fn idp(world: &mut World) -> StepResult {
-    let idp = FakeEntra::builder()
-        .tenant(TENANT)
-        .agent(Agent::new("deploy-agent"))
-        .human(Human::new("Alice Approver", "alice@contoso.example"))
-        .start()
-        .await
-        .map_err(|e| format!("starting the fake Entra ID: {e}"))?;
-    let discovery: Value = world
-        .http
-        .get(idp.discovery_url_v2())
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    world.idp = Some(idp);
-    let token = agent_token(world).await?;
-    let c = claims(&token);
-    Ok(json!({
-        "narration": [
-            format!("Fake Entra ID for tenant {TENANT} at {}", world.idp.as_ref().map(|i| i.url()).unwrap_or_default()),
-            format!("issuer {}", discovery["issuer"].as_str().unwrap_or("?")),
-            format!("agent `deploy-agent` got a token: aud={} appid={} tid={}", c["aud"], c["appid"], c["tid"]),
-        ],
-        "issuer": discovery["issuer"],
-        "jwks_uri": discovery["jwks_uri"],
-        "token_claims": { "aud": c["aud"], "tid": c["tid"], "appid": c["appid"], "ver": c["ver"] },
-    }))
-}
-
-async fn arm(world: &mut World) -> StepResult {
-    let idp = world.idp.as_ref().ok_or("the idp step did not run")?;
-    let arm = FakeArm::builder(idp)
-        .subscription(SUBSCRIPTION, "Contoso Production")
-        .resource_group("prod-rg", "westeurope")
-        .resource_group("staging-rg", "westeurope")
-        .start()
-        .await
-        .map_err(|e| format!("starting the fake ARM: {e}"))?;
-    let url = format!("{}/subscriptions/{SUBSCRIPTION}/resourcegroups?api-version=2022-09-01", arm.url());
-    let anonymous = world.http.get(&url).send().await.map_err(|e| e.to_string())?;
-    let anonymous_status = anonymous.status().as_u16();
-    let anonymous_body: Value = anonymous.json().await.unwrap_or(Value::Null);
-    world.arm = Some(arm);
-    let token = agent_token(world).await?;
-    let resp = world.http.get(&url).bearer_auth(&token).send().await.map_err(|e| e.to_string())?;
+/// Sends a request and returns (status, JSON body or null).
+async fn send(req: reqwest::RequestBuilder) -> Result<(u16, Value), String> {
+    let resp = req.send().await.map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
-    let body: Value = resp.json().await.map_err(|e| e.to_string())?;
-    let groups: Vec<&str> =
-        body["value"].as_array().into_iter().flatten().filter_map(|g| g["name"].as_str()).collect();
-    if anonymous_status != 401 || status != 200 {
-        return Err(format!(
-            "expected 401 without a token and 200 with one, got {anonymous_status} and {status}"
-        ));
-    }
-    Ok(json!({
-        "narration": [
-            format!("Fake ARM at {}", world.arm.as_ref().map(|a| a.url()).unwrap_or_default()),
-            format!("without a token: {anonymous_status} {}", anonymous_body["error"]["code"].as_str().unwrap_or("")),
-            format!("with an Entra token: {status}, resource groups {groups:?}"),
-        ],
-        "anonymous_status": anonymous_status,
-        "status": status,
-        "resource_groups": groups,
-    }))
-}
-
-async fn gateway(world: &mut World) -> StepResult {
-    let dir = tempfile::tempdir().map_err(|e| format!("creating a temporary folder: {e}"))?;
-    let echo = crate::echo::start().await.map_err(|e| format!("starting the echo upstream: {e}"))?;
-    let arm_url =
-        world.arm.as_ref().map(|a| a.url().to_owned()).unwrap_or_else(|| "http://127.0.0.1:9".into());
-    let toml = format!(
-        r#"
-data_dir = "data"
-[listeners.data]
-addr = "127.0.0.1:0"
-[listeners.control]
-addr = "127.0.0.1:0"
-[log]
-format = "text"
-[[connections]]
-name = "azure-demo"
-kind = "azure-arm"
-upstream = "{arm_url}"
-[[connections]]
-name = "echo"
-upstream = "http://{echo}"
-"#
-    );
-    let config = Config::from_toml(&toml, &dir.path().join("portcullis.toml"), std::iter::empty())
-        .map_err(|e| e.to_string())?;
-    let gw = portcullis_gateway::start(config).await.map_err(|e| format!("starting the gateway: {e}"))?;
-    let base = gw.data_url();
-    let control = gw.control_addr();
-    world.gateway = Some(gw);
-    world.dir = Some(dir);
-
-    let ready = world
-        .http
-        .get(format!("http://{control}/readyz"))
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let ready_status = ready.status().as_u16();
-    let resp = world
-        .http
-        .get(format!("{base}/echo/hello%20world?api-version=2024-01-01&$filter=name+eq+'x'"))
-        .header("authorization", "Bearer the-agents-own-token")
-        .send()
-        .await
-        .map_err(|e| format!("proxying through the gateway: {e}"))?;
-    let status = resp.status().as_u16();
-    let echoed: Value = resp.json().await.map_err(|e| e.to_string())?;
-    let refused = world.http.get(format!("{base}/echo/a%2Fb")).send().await.map_err(|e| e.to_string())?;
-    let refused_status = refused.status().as_u16();
-    let refused_body: Value = refused.json().await.unwrap_or(Value::Null);
-    let ok = ready_status == 200
-        && status == 200
-        && echoed["authorization_header_received"] == json!(false)
-        && refused_status == 400;
-    if !ok {
-        return Err(format!(
-            "unexpected: readyz {ready_status}, proxied {status} {echoed}, ambiguous request {refused_status}"
-        ));
-    }
-    Ok(json!({
-        "narration": [
-            format!("gateway data listener {base}, control http://{control} (ready, SQLite store)"),
-            format!("GET /echo/hello%20world?… → {status}; the upstream saw {}", echoed["target"]),
-            "the agent's Authorization header was removed before the upstream".to_owned(),
-            format!("GET /echo/a%2Fb → {refused_status} {}: ambiguous input is refused, never guessed",
-                refused_body["error"]["code"].as_str().unwrap_or("")),
-        ],
-        "data_url": base,
-        "control_url": format!("http://{control}"),
-        "proxied": { "status": status, "upstream_saw": echoed["target"], "authorization_forwarded": echoed["authorization_header_received"] },
-        "ambiguous": { "status": refused_status, "code": refused_body["error"]["code"] },
-    }))
+    Ok((status, resp.json().await.unwrap_or(Value::Null)))
 }

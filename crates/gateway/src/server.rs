@@ -198,13 +198,16 @@ async fn access_service(
     config: &Config,
     store: &SqliteStore,
     keys: Arc<GrantKeys>,
+    control_url: &str,
 ) -> Result<AccessService, StartError> {
-    let access_config = match &config.access {
-        Some(a) => a.clone(),
-        None => {
-            toml::from_str::<AccessConfig>("").map_err(|e| StartError::Access { detail: e.to_string() })?
-        }
-    };
+    let defaults =
+        toml::from_str::<AccessConfig>("").map_err(|e| StartError::Access { detail: e.to_string() })?;
+    let mut access_config = config.access.clone().unwrap_or_else(|| defaults.clone());
+    // Agents are told where to ask for access (`request_url`). Unless configured (a load
+    // balancer's address, say), that is the control listener as bound.
+    if access_config.public_url == defaults.public_url {
+        access_config.public_url = control_url.to_owned();
+    }
     let policy = AccessPolicy::from_config(&access_config)
         .map_err(|e| StartError::Access { detail: e.to_string() })?;
     let service = AccessService::open(store, access_config, policy, keys)
@@ -227,12 +230,17 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
             .map_err(|detail| StartError::Upstream { connection: c.name.clone(), detail })?;
         routes.insert(Connection::new(c, client), &c.hosts);
     }
+    let data = bind("data", &config.listeners.data).await?;
+    let control = bind("control", &config.listeners.control).await?;
+    let (data_addr, control_addr) = (data.addr, control.addr);
+    let data_scheme = if data.tls.is_some() { "https" } else { "http" };
     let audit = AuditLog::open(&store, AuditConfig::default())
         .await
         .map_err(|e| StartError::Audit { detail: e.to_string() })?;
     let audit = Arc::new(audit);
     let (auth, grant_keys) = authenticator(&config)?;
-    let access = access_service(&config, &store, grant_keys).await?;
+    let control_url = format!("{}://{}", if control.tls.is_some() { "https" } else { "http" }, control_addr);
+    let access = access_service(&config, &store, grant_keys, &control_url).await?;
     let require_auth = !config.identity.issuers.is_empty();
     if !require_auth {
         tracing::warn!(
@@ -250,11 +258,6 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         access: access.clone(),
         require_auth,
     });
-
-    let data = bind("data", &config.listeners.data).await?;
-    let control = bind("control", &config.listeners.control).await?;
-    let (data_addr, control_addr) = (data.addr, control.addr);
-    let data_scheme = if data.tls.is_some() { "https" } else { "http" };
 
     let control_state = Arc::new(ControlState {
         store: store.clone() as Arc<dyn Store>,

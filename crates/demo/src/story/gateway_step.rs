@@ -1,0 +1,128 @@
+//! The `gateway` step: the gateway starts with the fake Entra ID as its identity
+//! provider, and proxies a request to a local upstream under a grant a policy approved.
+
+use serde_json::json;
+
+use super::{agent_token, alice_token, require, send, StepResult, World, GATEWAY_AUDIENCE};
+
+/// Who may request, who approves, and what is approved without a person. `Portcullis`
+/// is the Cedar schema shipped with the access crate.
+const DEMO_POLICIES: &str = r#"
+@id("agents-may-request")
+permit (principal in Portcullis::Group::"agents", action == Portcullis::Action::"request", resource)
+when { ["read", "operate"].contains(context.level) };
+
+@id("ops-approve")
+permit (principal in Portcullis::Group::"ops", action == Portcullis::Action::"approve", resource);
+
+@id("echo-read-is-automatic")
+permit (
+  principal in Portcullis::Group::"agents",
+  action == Portcullis::Action::"auto_approve",
+  resource == Portcullis::Connection::"echo"
+)
+when { context.level == "read" };
+"#;
+
+pub(super) async fn gateway(world: &mut World) -> StepResult {
+    let idp = require(&world.idp, "the fake Entra ID")?;
+    let dir = tempfile::tempdir().map_err(|e| format!("creating a temporary folder: {e}"))?;
+    std::fs::write(dir.path().join("access.cedar"), DEMO_POLICIES).map_err(|e| e.to_string())?;
+    let echo = crate::echo::start().await.map_err(|e| format!("starting the echo upstream: {e}"))?;
+    let arm_url =
+        world.arm.as_ref().map(|a| a.url().to_owned()).unwrap_or_else(|| "http://127.0.0.1:9".into());
+    let toml = format!(
+        r#"
+data_dir = "data"
+[listeners.data]
+addr = "127.0.0.1:0"
+[listeners.control]
+addr = "127.0.0.1:0"
+[[identity.issuers]]
+issuer = "{issuer}"
+audiences = ["{GATEWAY_AUDIENCE}"]
+discovery_url = "{discovery}"
+entra = {{ tenants = ["{tenant}"] }}
+[access]
+policy_files = ["access.cedar"]
+[access.connections.azure-demo]
+levels = ["read", "operate", "admin"]
+max_duration = "1h"
+[access.connections.echo]
+levels = ["read"]
+max_duration = "1h"
+[[connections]]
+name = "azure-demo"
+kind = "azure-arm"
+upstream = "{arm_url}"
+[[connections]]
+name = "echo"
+upstream = "http://{echo}"
+"#,
+        issuer = idp.issuer_v2(),
+        discovery = idp.discovery_url_v2(),
+        tenant = idp.tenant(),
+    );
+    let config =
+        portcullis_gateway::Config::from_toml(&toml, &dir.path().join("portcullis.toml"), std::iter::empty())
+            .map_err(|e| e.to_string())?;
+    let gw = portcullis_gateway::start(config).await.map_err(|e| format!("starting the gateway: {e}"))?;
+    let base = gw.data_url();
+    let control = format!("http://{}", gw.control_addr());
+    world.alice_token = Some(alice_token(idp)?);
+    world.gateway = Some(gw);
+    world.dir = Some(dir);
+    let token = agent_token(world, &format!("{GATEWAY_AUDIENCE}/.default")).await?;
+    world.agent_token = Some(token.clone());
+
+    let (anonymous, _) = send(world.http.get(format!("{base}/echo/hello"))).await?;
+    let (req_status, req) =
+        send(world.http.post(format!("{control}/api/v1/access-requests")).bearer_auth(&token).json(
+            &json!({"connection": "echo", "level": "read", "duration": "30m", "reason": "smoke test"}),
+        ))
+        .await?;
+    let (status, echoed) = send(
+        world
+            .http
+            .get(format!("{base}/echo/hello%20world?api-version=2024-01-01&$filter=name+eq+'x'"))
+            .bearer_auth(&token),
+    )
+    .await?;
+    let (refused_status, refused) =
+        send(world.http.get(format!("{base}/echo/a%2Fb")).bearer_auth(&token)).await?;
+    let ok = anonymous == 401
+        && req_status == 201
+        && req["state"] == "approved"
+        && status == 200
+        && echoed["authorization_header_received"] == json!(false)
+        && refused_status == 400;
+    if !ok {
+        return Err(format!(
+            "unexpected: anonymous {anonymous}, access request {req_status} {req}, proxied {status} {echoed}, \
+             ambiguous {refused_status}"
+        ));
+    }
+    let decided_by = req["decision"]["policies"].clone();
+    Ok(json!({
+        "narration": [
+            format!("gateway data listener {base}, control {control}; SQLite store and audit log in a temp folder"),
+            format!("no token → {anonymous}: every request needs an authenticated principal"),
+            format!("the agent asks for read on `echo`: approved by policy {decided_by} (no person needed)"),
+            format!("GET /echo/hello%20world?… → {status}; the upstream saw {}", echoed["target"]),
+            "the agent's Authorization header was removed before the upstream".to_owned(),
+            format!("GET /echo/a%2Fb → {refused_status} {}: ambiguous input is refused, never guessed",
+                refused["error"]["code"].as_str().unwrap_or("")),
+        ],
+        "data_url": base,
+        "control_url": control,
+        "unauthenticated_status": anonymous,
+        "echo_grant": { "request": req["id"], "state": req["state"], "decided_by": decided_by },
+        "proxied": { "status": status, "upstream_saw": echoed["target"], "authorization_forwarded": echoed["authorization_header_received"] },
+        "ambiguous": { "status": refused_status, "code": refused["error"]["code"] },
+    }))
+}
+
+/// The fake ARM path the agent works on.
+pub(super) fn resource_groups_path() -> String {
+    format!("/azure-demo/subscriptions/{}/resourcegroups?api-version=2022-09-01", super::SUBSCRIPTION)
+}
