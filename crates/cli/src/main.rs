@@ -1,6 +1,7 @@
 //! `portcullis`: parses arguments, loads config, and calls into the library crates.
 //! No business logic lives here.
 
+mod access;
 mod audit;
 mod auth;
 mod logging;
@@ -42,6 +43,13 @@ enum Command {
     Auth {
         #[command(subcommand)]
         command: auth::AuthCommand,
+    },
+    /// Just-in-time access: request, list, approve, deny, revoke (against a running gateway).
+    Access {
+        #[command(flatten)]
+        remote: access::Remote,
+        #[command(subcommand)]
+        command: access::AccessCommand,
     },
     /// The tamper-evident audit log: verify it, export it.
     Audit {
@@ -97,6 +105,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Auth { command } => {
             logging::init_quiet()?;
             auth::run(command).await
+        }
+        Command::Access { remote, command } => {
+            logging::init_quiet()?;
+            access::run(remote, command).await
         }
         Command::Audit { command } => {
             logging::init_quiet()?;
