@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +28,7 @@ pub(crate) struct ControlState {
     pub(crate) auth: Arc<Authenticator>,
     pub(crate) audit: Arc<AuditLog>,
     pub(crate) access: portcullis_access::AccessService,
+    pub(crate) auth_events: Arc<crate::auth_events::AuthEvents>,
     pub(crate) draining: AtomicBool,
 }
 
@@ -78,7 +79,12 @@ async fn whoami(Extension(principal): Extension<Principal>) -> impl IntoResponse
 
 /// Every `/api/v1` route needs an authenticated caller; handlers read its `Principal`
 /// from the request extensions.
-async fn require_principal(State(state): State<Arc<ControlState>>, mut req: Request, next: Next) -> Response {
+async fn require_principal(
+    State(state): State<Arc<ControlState>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     match authenticate_headers(&state.auth, req.headers()).await {
         Ok(principal) => {
             req.extensions_mut().insert(principal);
@@ -86,6 +92,7 @@ async fn require_principal(State(state): State<Arc<ControlState>>, mut req: Requ
         }
         Err(e) => {
             tracing::info!(code = e.reason().code(), detail = %e, "control API caller refused");
+            state.auth_events.failure(&e, peer.ip(), "control");
             e.into_response().map(axum::body::Body::new)
         }
     }
@@ -111,8 +118,9 @@ pub(crate) fn handler(state: Arc<ControlState>) -> Handler {
         .with_state(state)
         .merge(api)
         .fallback(not_found);
-    Arc::new(move |_info, req| {
+    Arc::new(move |info, mut req| {
         let router = router.clone();
+        req.extensions_mut().insert(ConnectInfo(info.peer));
         Box::pin(async move {
             use tower::ServiceExt;
             let resp = match router.oneshot(req.map(axum::body::Body::new)).await {

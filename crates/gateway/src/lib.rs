@@ -6,6 +6,7 @@
 //! and audit live in their own crates and are called from the pipeline as named steps;
 //! this crate must not grow their logic.
 
+mod auth_events;
 mod body;
 pub mod config;
 mod control;

@@ -42,6 +42,7 @@ pub(crate) struct DataPlane {
     pub(crate) auth: Arc<Authenticator>,
     pub(crate) audit: Arc<AuditLog>,
     pub(crate) access: AccessService,
+    pub(crate) auth_events: Arc<crate::auth_events::AuthEvents>,
     /// False only in development: no issuers configured and every listener on loopback.
     pub(crate) require_auth: bool,
 }
@@ -78,6 +79,7 @@ pub(crate) async fn handle(
             let reason = err.reason();
             tracing::info!(code = reason.code(), detail = %err, peer = %info.peer, "request refused");
             dp.metrics.refused(reason.code());
+            dp.auth_events.failure(&err, info.peer.ip(), "data");
             err.into_response()
         }
     };

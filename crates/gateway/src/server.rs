@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::auth_events::AuthEvents;
 use crate::config::{Config, ListenerConfig};
 use crate::control::{self, ControlState};
 use crate::forward::build_client;
@@ -249,6 +250,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         );
     }
     let metrics = Arc::new(Metrics::new());
+    let auth_events = Arc::new(AuthEvents::new(audit.clone()));
     let data_plane = Arc::new(DataPlane {
         routes,
         limits: config.limits.clone(),
@@ -256,6 +258,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         auth: auth.clone(),
         audit: audit.clone(),
         access: access.clone(),
+        auth_events: auth_events.clone(),
         require_auth,
     });
 
@@ -265,6 +268,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         auth,
         audit: audit.clone(),
         access,
+        auth_events,
         draining: std::sync::atomic::AtomicBool::new(false),
     });
     let data_handler: Handler =

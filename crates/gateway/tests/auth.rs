@@ -103,6 +103,27 @@ async fn missing_and_bad_tokens_get_401_with_a_challenge_and_nothing_forwarded()
     let resp = client.get(&url).bearer_auth("not.a.token").send().await.unwrap();
     assert_eq!(resp.status(), 401);
     assert!(up.received().is_empty(), "nothing reached the target");
+
+    // Each refusal is an `authentication` audit event with the precise reason.
+    let store = gw.store();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let reasons: Vec<String> = loop {
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM audit_events WHERE kind = 'authentication'")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        if rows.len() >= 4 || tokio::time::Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("missing_token")), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.contains("management.azure.com")),
+        "the audit log names the audience: {reasons:?}"
+    );
     gw.shutdown().await;
 }
 
