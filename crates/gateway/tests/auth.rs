@@ -26,6 +26,7 @@ addr = "127.0.0.1:0"
 issuer = "{v2}"
 audiences = ["{AUDIENCE}"]
 discovery_url = "{v2disc}"
+jwks_min_refetch_interval = "0s"
 entra = {{ tenants = ["{TENANT}"] }}
 [[identity.issuers]]
 issuer = "{v1}"
@@ -139,5 +140,25 @@ async fn whoami_returns_the_callers_principal() {
     assert_eq!(me["tenant"], TENANT);
     assert_eq!(me["issuer"], idp.issuer_v2());
     assert_eq!(client.get(&url).send().await.unwrap().status(), 401);
+    gw.shutdown().await;
+}
+
+/// Entra rotates its signing keys: a token signed with a new key (new `kid`, or a new key
+/// under the same `kid`) is accepted after one refetch of the keys.
+#[tokio::test]
+async fn rotated_entra_keys_are_picked_up() {
+    let (idp, _up, gw, _dir) = setup().await;
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/api/v1/whoami", gw.control_addr());
+    let before = client.get(&url).bearer_auth(token(&idp, TokenVersion::V2, AUDIENCE)).send().await.unwrap();
+    assert_eq!(before.status(), 200);
+
+    idp.rotate_keys().unwrap();
+    let resp = client.get(&url).bearer_auth(token(&idp, TokenVersion::V2, AUDIENCE)).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "a new kid is fetched");
+
+    idp.rotate_keys_keep_kid().unwrap();
+    let resp = client.get(&url).bearer_auth(token(&idp, TokenVersion::V2, AUDIENCE)).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "a new key under a known kid is fetched");
     gw.shutdown().await;
 }
