@@ -20,7 +20,7 @@ pub(crate) struct Location {
 }
 
 impl Location {
-    fn data_dir(&self) -> anyhow::Result<PathBuf> {
+    pub(crate) fn data_dir(&self) -> anyhow::Result<PathBuf> {
         match (&self.data_dir, &self.config) {
             (Some(d), _) => Ok(d.clone()),
             (None, Some(c)) => Ok(portcullis_gateway::Config::load(c)?.data_dir),
@@ -69,14 +69,14 @@ pub(crate) enum AuditCommand {
     },
 }
 
-async fn open(dir: &Path) -> anyhow::Result<SqliteStore> {
+pub(crate) async fn open_store(dir: &Path) -> anyhow::Result<SqliteStore> {
     if !dir.join(portcullis_store::DB_FILE).exists() {
         anyhow::bail!("{}: no Portcullis store here (no {})", dir.display(), portcullis_store::DB_FILE);
     }
     Ok(SqliteStore::open(dir).await?)
 }
 
-fn since_us(since: &str) -> anyhow::Result<i64> {
+pub(crate) fn since_us(since: &str) -> anyhow::Result<i64> {
     if let Ok(t) = time::OffsetDateTime::parse(since, &time::format_description::well_known::Rfc3339) {
         return Ok((t.unix_timestamp_nanos() / 1000) as i64);
     }
@@ -90,7 +90,7 @@ pub(crate) async fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
     match command {
         AuditCommand::Verify { location, trusted_keys, json } => {
             let dir = location.data_dir()?;
-            let store = open(&dir).await?;
+            let store = open_store(&dir).await?;
             let keys = if trusted_keys.is_empty() {
                 vec![read_public_key(&dir)?]
             } else {
@@ -124,7 +124,7 @@ pub(crate) async fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
         }
         AuditCommand::Export { location, format, since, output } => {
             let dir = location.data_dir()?;
-            let store = open(&dir).await?;
+            let store = open_store(&dir).await?;
             let since = since.as_deref().map(since_us).transpose()?;
             let format = match format {
                 Format::Jsonl => ExportFormat::Jsonl,

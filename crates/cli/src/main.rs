@@ -7,6 +7,7 @@ mod auth;
 mod logging;
 mod output;
 mod policy;
+mod sessions;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +56,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: audit::AuditCommand,
+    },
+    /// Recorded sessions (the calls under each grant): list, show, replay.
+    Sessions {
+        #[command(subcommand)]
+        command: sessions::SessionsCommand,
     },
     /// Guardrail rules, offline.
     Policy {
@@ -113,6 +119,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit { command } => {
             logging::init_quiet()?;
             audit::run(command).await
+        }
+        Command::Sessions { command } => {
+            logging::init_quiet()?;
+            sessions::run(command).await
         }
         Command::Policy { command } => {
             logging::init_quiet()?;

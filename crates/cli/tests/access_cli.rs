@@ -128,8 +128,59 @@ upstream = "http://127.0.0.1:9"
     assert!(ok && t["token"].as_str().is_some_and(|s| s.split('.').count() == 3), "{t}");
     let (ok, self_approve) = cli(&url, &agent, &["approve", &id]).await;
     assert!(!ok, "self-approval refused: {self_approve}");
+    // One call under the grant (the upstream is down: 502, recorded all the same).
+    let resp = reqwest::Client::new()
+        .get(format!("{}/billing/invoices", gw.data_url()))
+        .bearer_auth(t["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 502);
+    resp.bytes().await.unwrap();
+
     let (ok, revoked) = cli(&url, &alice, &["revoke", &grant, "--reason", "done"]).await;
     assert!(ok, "{revoked}");
     assert_eq!(revoked["state"], "revoked");
     gw.shutdown().await;
+
+    // The evidence, from the data directory.
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let (ok, sessions) = plain(&["sessions", "list", "--data-dir", data, "--json"]);
+    assert!(ok, "{sessions}");
+    let sessions: Value = serde_json::from_str(&sessions).unwrap();
+    let session =
+        sessions.as_array().unwrap().iter().find(|s| s["grant_id"] == grant.as_str()).unwrap().clone();
+    assert_eq!(session["requests"], 1);
+    let (ok, replayed) = plain(&["sessions", "replay", &grant, "--data-dir", data, "--speed", "100"]);
+    assert!(ok && replayed.contains("GET /invoices → 502"), "{replayed}");
+    let (ok, shown) = plain(&["sessions", "show", &grant, "--data-dir", data]);
+    assert!(ok && !shown.is_empty(), "{shown}");
+    let (ok, verified) = plain(&["audit", "verify", "--data-dir", data]);
+    assert!(ok && verified.starts_with("audit log intact"), "{verified}");
+    let (ok, ocsf) = plain(&["audit", "export", "--data-dir", data, "--format", "ocsf"]);
+    assert!(ok && ocsf.lines().count() >= 2, "{ocsf}");
+    assert!(
+        ocsf.lines().all(|l| serde_json::from_str::<Value>(l).is_ok_and(|v| v["class_uid"].is_number())),
+        "{ocsf}"
+    );
+
+    // Edit one recorded request: verify fails and names it.
+    let db = format!("sqlite://{}/portcullis.db", data);
+    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+    sqlx::query(
+        "UPDATE audit_events SET body = replace(body, 'invoices', 'invoicez') WHERE kind = 'request'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let (ok, broken) = plain(&["audit", "verify", "--data-dir", data]);
+    assert!(!ok && broken.contains("BROKEN"), "{broken}");
+}
+
+/// Runs the binary with no gateway URL or token; returns (success, stdout).
+fn plain(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis")).args(args).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
 }
