@@ -49,6 +49,7 @@ fn demo_json_prints_every_step_in_order() {
         "request-access",
         "self-approve-refused",
         "approve-access",
+        "role-assignment-denied",
         "revoke",
         "replay",
         "audit-verify",

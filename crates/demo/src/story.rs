@@ -4,6 +4,7 @@
 mod access_steps;
 mod audit_steps;
 mod gateway_step;
+mod guardrail_steps;
 mod sandbox_steps;
 
 use std::io::Write;
@@ -73,6 +74,7 @@ pub async fn run<W: Write>(options: DemoOptions, reporter: &mut Reporter<W>) -> 
             "request-access" => Some(access_steps::request_access(&mut world).await),
             "self-approve-refused" => Some(access_steps::self_approve_refused(&mut world).await),
             "approve-access" => Some(access_steps::approve_access(&mut world).await),
+            "role-assignment-denied" => Some(guardrail_steps::role_assignment_denied(&mut world).await),
             "revoke" => Some(access_steps::revoke(&mut world).await),
             "replay" => Some(audit_steps::replay(&mut world).await),
             "audit-verify" => Some(audit_steps::audit_verify(&mut world).await),

@@ -26,6 +26,23 @@ pub enum GatewayError {
     /// no access requests.
     #[error("no active grant for this connection")]
     AccessRequired(Option<serde_json::Value>),
+    /// A guardrail refused the request.
+    #[error("denied by guardrail {rule:?}: {summary}")]
+    Denied {
+        /// The rule that decided, if one did (else the connection's default).
+        rule: Option<String>,
+        /// What the request would have done, in plain words (control characters neutralised).
+        summary: String,
+    },
+    /// A guardrail says a person must approve this exact request. Per-request reviews are
+    /// not built yet, so the request is refused (fail closed).
+    #[error("needs approval under guardrail {rule:?}: {summary}")]
+    ApprovalRequired {
+        /// The rule that decided, if one did.
+        rule: Option<String>,
+        /// What the request would have done.
+        summary: String,
+    },
     /// The audit log cannot take the request's record, so it is not forwarded.
     #[error("audit log unavailable: {0}")]
     AuditUnavailable(portcullis_audit::AuditError),
@@ -63,6 +80,10 @@ pub enum Reason {
     IdentityUnavailable,
     /// 403.
     AccessRequired,
+    /// 403.
+    Denied,
+    /// 403.
+    ApprovalRequired,
     /// 503.
     AuditUnavailable,
     /// 413.
@@ -87,6 +108,8 @@ impl Reason {
             Reason::Unauthenticated => "unauthenticated",
             Reason::IdentityUnavailable => "identity_unavailable",
             Reason::AccessRequired => "access_required",
+            Reason::Denied => "denied",
+            Reason::ApprovalRequired => "approval_required",
             Reason::AuditUnavailable => "audit_unavailable",
             Reason::BodyTooLarge => "body_too_large",
             Reason::BodyTimeout => "body_timeout",
@@ -103,7 +126,7 @@ impl Reason {
             Reason::Canon(r) => StatusCode::from_u16(r.status()).unwrap_or(StatusCode::BAD_REQUEST),
             Reason::Unauthenticated => StatusCode::UNAUTHORIZED,
             Reason::IdentityUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Reason::AccessRequired => StatusCode::FORBIDDEN,
+            Reason::AccessRequired | Reason::Denied | Reason::ApprovalRequired => StatusCode::FORBIDDEN,
             Reason::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Reason::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Reason::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -123,6 +146,8 @@ impl GatewayError {
             GatewayError::Unauthenticated(_) => Reason::Unauthenticated,
             GatewayError::IdentityUnavailable(_) => Reason::IdentityUnavailable,
             GatewayError::AccessRequired(_) => Reason::AccessRequired,
+            GatewayError::Denied { .. } => Reason::Denied,
+            GatewayError::ApprovalRequired { .. } => Reason::ApprovalRequired,
             GatewayError::AuditUnavailable(_) => Reason::AuditUnavailable,
             GatewayError::BodyTooLarge { .. } => Reason::BodyTooLarge,
             GatewayError::BodyTimeout => Reason::BodyTimeout,
@@ -146,6 +171,15 @@ impl GatewayError {
             GatewayError::IdentityUnavailable(_) => {
                 "the identity provider's keys cannot be fetched right now; retry shortly".into()
             }
+            GatewayError::Denied { rule, summary } => format!(
+                "refused by guardrail {}: {summary}",
+                rule.as_deref().unwrap_or("(connection default)")
+            ),
+            GatewayError::ApprovalRequired { rule, summary } => format!(
+                "a person must approve this exact request ({summary}; guardrail {}), and per-request approvals are \
+                 not available on this gateway yet, so it was not forwarded",
+                rule.as_deref().unwrap_or("(connection default)")
+            ),
             GatewayError::AccessRequired(_) => {
                 "you have no active grant for this connection, and it takes no access requests".into()
             }

@@ -3,7 +3,55 @@
 //! function, so an operator's offline check and the gateway can never disagree.
 
 use portcullis_canonical::CanonicalTarget;
-use portcullis_policy::{AzureContext, Decision, RequestFacts, RuleSet, Subject};
+use portcullis_policy::{
+    parse_file, AzureContext, Decision, RequestFacts, RuleSet, Subject, AZURE_DEFAULT_RULES,
+};
+
+use crate::config::{ConnectionConfig, ConnectionKind};
+
+/// The name of the shipped Azure rule pack in a connection's `rules`.
+pub const AZURE_DEFAULT: &str = "azure-default";
+
+/// Compiles a connection's rules: `None` when it has none (guardrails off).
+pub(crate) fn load(c: &ConnectionConfig) -> Result<Option<RuleSet>, String> {
+    let names: Vec<String> = match &c.rules {
+        Some(r) => r.clone(),
+        None if c.kind == ConnectionKind::AzureArm => vec![AZURE_DEFAULT.to_owned()],
+        None => Vec::new(),
+    };
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let mut files = Vec::new();
+    for name in &names {
+        if name == AZURE_DEFAULT {
+            files.push(parse_file(AZURE_DEFAULT, AZURE_DEFAULT_RULES).map_err(|e| e.to_string())?);
+        } else {
+            let text = std::fs::read_to_string(name).map_err(|e| format!("{name}: {e}"))?;
+            files.push(parse_file(name, &text).map_err(|e| e.to_string())?);
+        }
+    }
+    RuleSet::compile(files).map(Some).map_err(|e| e.to_string())
+}
+
+/// How a connection's requests are classified.
+pub(crate) fn kind_of(c: &ConnectionConfig) -> Kind {
+    match c.kind {
+        ConnectionKind::AzureArm => {
+            let u = &c.upstream;
+            let mut origin = format!("{}://{}", u.scheme(), u.host_str().unwrap_or_default());
+            if let Some(port) = u.port() {
+                origin.push_str(&format!(":{port}"));
+            }
+            let mut origins = vec!["https://management.azure.com".to_owned()];
+            if !origins.contains(&origin) {
+                origins.push(origin);
+            }
+            Kind::Azure { arm_origins: origins }
+        }
+        _ => Kind::Http,
+    }
+}
 
 /// How a connection's requests are decided.
 #[derive(Debug, Clone)]

@@ -4,9 +4,9 @@
 //! in exactly one place ([`GatewayError::into_response`]).
 //!
 //! Built so far: 1 limits & canonicalize, 2 authenticate, 3 route, 4 access check,
+//! 5–6 guardrails (allow and deny; `review` is refused until per-request reviews exist),
 //! 7 durable record, 8 forward, 9 response (URL rewriting, response record, streams end
-//! when their grant does). Steps 5–6 (classify, guardrails) and masking in 9 arrive with
-//! the guardrail and masking issues, each as one call in [`run`]. Until then an authenticated agent reaches every
+//! when their grant does). Masking in 9 arrives with the masking issue. Until then an authenticated agent reaches every
 //! connection: do not expose this gateway to untrusted agents.
 
 use std::net::SocketAddr;
@@ -125,6 +125,9 @@ async fn run(
     // 4. Access check: an active grant for (principal, connection).
     let grant = check_access(dp, principal.as_ref(), &routed.connection.name)?;
 
+    // 5–6. Classify and decide by the connection's guardrail rules.
+    guard(&routed, canonical.method.as_str(), principal.as_ref(), grant.as_ref())?;
+
     // 7. Record the request durably before anything leaves (fail closed).
     let request_id = uuid::Uuid::now_v7().to_string();
     let target = routed.target.encoded();
@@ -161,6 +164,35 @@ async fn run(
         }
         None => resp,
     })
+}
+
+/// Steps 5–6. The request body is not inspected yet, so rules that need it (batch
+/// contents, deployment templates, security rules) see no body and fail closed.
+fn guard(
+    routed: &Routed,
+    method: &str,
+    principal: Option<&Principal>,
+    grant: Option<&ActiveGrant>,
+) -> Result<(), GatewayError> {
+    let Some(rules) = &routed.connection.rules else { return Ok(()) };
+    let groups: &[String] = principal.map(|p| p.groups.as_slice()).unwrap_or(&[]);
+    let level = grant.map(ActiveGrant::level).unwrap_or("");
+    let d = crate::guardrails::decide(
+        rules,
+        &routed.connection.guard_kind,
+        method,
+        &routed.target,
+        None,
+        groups,
+        level,
+    );
+    match d.outcome {
+        portcullis_policy::Outcome::Allow => Ok(()),
+        portcullis_policy::Outcome::Deny => Err(GatewayError::Denied { rule: d.rule_id, summary: d.summary }),
+        portcullis_policy::Outcome::Review => {
+            Err(GatewayError::ApprovalRequired { rule: d.rule_id, summary: d.summary })
+        }
+    }
 }
 
 /// Step 4. A grant token must name this connection and a grant that is still active; an

@@ -20,10 +20,17 @@ pub(crate) struct Connection {
     pub(crate) upstream_authority: String,
     pub(crate) rewrite: Option<UrlRewrite>,
     pub(crate) client: UpstreamClient,
+    /// Guardrail rules; `None`: guardrails off for this connection.
+    pub(crate) rules: Option<portcullis_policy::RuleSet>,
+    pub(crate) guard_kind: crate::guardrails::Kind,
 }
 
 impl Connection {
-    pub(crate) fn new(config: &ConnectionConfig, client: UpstreamClient) -> Self {
+    pub(crate) fn new(
+        config: &ConnectionConfig,
+        client: UpstreamClient,
+        rules: Option<portcullis_policy::RuleSet>,
+    ) -> Self {
         let u = &config.upstream;
         let mut authority = u.host_str().unwrap_or_default().to_owned();
         if let Some(port) = u.port() {
@@ -36,6 +43,8 @@ impl Connection {
             upstream_authority: authority,
             rewrite: config.rewrite_urls.then(|| UrlRewrite::new(u)),
             client,
+            rules,
+            guard_kind: crate::guardrails::kind_of(config),
         }
     }
 }

@@ -229,7 +229,11 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     for c in &config.connections {
         let client = build_client(c.upstream_ca.as_deref())
             .map_err(|detail| StartError::Upstream { connection: c.name.clone(), detail })?;
-        routes.insert(Connection::new(c, client), &c.hosts);
+        let rules = crate::guardrails::load(c).map_err(|detail| StartError::Upstream {
+            connection: c.name.clone(),
+            detail: format!("rules: {detail}"),
+        })?;
+        routes.insert(Connection::new(c, client, rules), &c.hosts);
     }
     let data = bind("data", &config.listeners.data).await?;
     let control = bind("control", &config.listeners.control).await?;

@@ -153,6 +153,11 @@ impl Config {
             if let Some(ca) = c.upstream_ca.as_mut() {
                 fix(ca);
             }
+            for r in c.rules.iter_mut().flatten().filter(|r| r.as_str() != crate::guardrails::AZURE_DEFAULT) {
+                let mut p = PathBuf::from(r.as_str());
+                fix(&mut p);
+                *r = p.display().to_string();
+            }
         }
         if let Some(access) = self.access.as_mut() {
             access.policy_files.iter_mut().for_each(fix);

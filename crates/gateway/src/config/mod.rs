@@ -189,6 +189,10 @@ pub struct ConnectionConfig {
     pub rewrite_urls: bool,
     /// Extra PEM CA certificates to trust for this upstream (tests, private CAs).
     pub upstream_ca: Option<PathBuf>,
+    /// Guardrail rules decided on every request (steps 5–6): `"azure-default"` (the
+    /// shipped Azure pack) and/or rule files. Default: `["azure-default"]` for
+    /// `azure-arm` connections, none for others. An empty list turns guardrails off.
+    pub rules: Option<Vec<String>>,
 }
 
 fn yes() -> bool {
