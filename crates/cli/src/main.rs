@@ -5,6 +5,7 @@ mod access;
 mod audit;
 mod auth;
 mod logging;
+mod mask;
 mod output;
 mod policy;
 mod sessions;
@@ -62,6 +63,8 @@ enum Command {
         #[command(subcommand)]
         command: sessions::SessionsCommand,
     },
+    /// Mask a body from stdin to stdout exactly as the gateway would (test profiles).
+    Mask(mask::MaskArgs),
     /// Guardrail rules, offline.
     Policy {
         #[command(subcommand)]
@@ -123,6 +126,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sessions { command } => {
             logging::init_quiet()?;
             sessions::run(command).await
+        }
+        Command::Mask(args) => {
+            logging::init_quiet()?;
+            mask::run(args)
         }
         Command::Policy { command } => {
             logging::init_quiet()?;

@@ -38,6 +38,11 @@ pub struct Config {
     /// approves (Cedar policies), webhooks. Absent: no connection can be requested, so
     /// authenticated agents get 403 `access_required` everywhere (fail closed).
     pub access: Option<portcullis_access::AccessConfig>,
+    /// Masking profiles (`[mask.profiles.NAME]`); the shipped `azure` and `strict`
+    /// profiles exist without it. Used by `portcullis mask` today; on the response path
+    /// when masking is wired in.
+    #[serde(default)]
+    pub mask: portcullis_mask::MaskConfig,
     /// The targets agents may reach.
     #[serde(default)]
     pub connections: Vec<ConnectionConfig>,
