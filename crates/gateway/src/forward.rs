@@ -67,6 +67,8 @@ pub(crate) fn build_client(extra_ca: Option<&Path>) -> Result<UpstreamClient, St
 /// What the pipeline hands to the forward step.
 pub(crate) struct Outbound {
     pub(crate) method: Method,
+    /// The canonical target after the connection prefix, encoded once by the pipeline.
+    pub(crate) target: String,
     pub(crate) headers: HeaderMap,
     pub(crate) body: ProxyBody,
     pub(crate) peer: SocketAddr,
@@ -82,7 +84,7 @@ pub(crate) async fn forward(
     timeout: Duration,
 ) -> Result<Response<Incoming>, GatewayError> {
     let conn = &routed.connection;
-    let uri = format!("{}{}", conn.upstream_base, routed.target.encoded());
+    let uri = format!("{}{}", conn.upstream_base, out.target);
     upstream_request_headers(&mut out.headers, out.peer, out.scheme, Some(&out.agent_host));
     let mut req = Request::new(out.body);
     *req.method_mut() = out.method;

@@ -38,11 +38,7 @@ pub(crate) fn load(c: &ConnectionConfig) -> Result<Option<RuleSet>, String> {
 pub(crate) fn kind_of(c: &ConnectionConfig) -> Kind {
     match c.kind {
         ConnectionKind::AzureArm => {
-            let u = &c.upstream;
-            let mut origin = format!("{}://{}", u.scheme(), u.host_str().unwrap_or_default());
-            if let Some(port) = u.port() {
-                origin.push_str(&format!(":{port}"));
-            }
+            let origin = crate::route::origin(&c.upstream);
             let mut origins = vec!["https://management.azure.com".to_owned()];
             if !origins.contains(&origin) {
                 origins.push(origin);

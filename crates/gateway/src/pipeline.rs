@@ -147,6 +147,7 @@ async fn run(
     // 8. Forward the canonical request.
     let outbound = Outbound {
         method: canonical.method,
+        target,
         headers: parts.headers,
         body,
         peer: info.peer,

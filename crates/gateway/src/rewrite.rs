@@ -20,12 +20,7 @@ pub(crate) struct UrlRewrite {
 
 impl UrlRewrite {
     pub(crate) fn new(upstream: &url::Url) -> Self {
-        let mut s = format!("{}://{}", upstream.scheme(), upstream.host_str().unwrap_or_default());
-        if let Some(port) = upstream.port() {
-            s.push_str(&format!(":{port}"));
-        }
-        s.push_str(upstream.path().trim_end_matches('/'));
-        UrlRewrite { upstream: s }
+        UrlRewrite { upstream: crate::route::upstream_base(upstream) }
     }
 
     /// Rewrites one header value if it is an absolute URL under the upstream.

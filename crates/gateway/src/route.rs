@@ -32,21 +32,34 @@ impl Connection {
         rules: Option<portcullis_policy::RuleSet>,
     ) -> Self {
         let u = &config.upstream;
-        let mut authority = u.host_str().unwrap_or_default().to_owned();
-        if let Some(port) = u.port() {
-            authority.push_str(&format!(":{port}"));
-        }
-        let upstream_base = format!("{}://{}{}", u.scheme(), authority, u.path().trim_end_matches('/'));
         Connection {
             name: config.name.clone(),
-            upstream_base,
-            upstream_authority: authority,
+            upstream_base: upstream_base(u),
+            upstream_authority: authority(u),
             rewrite: config.rewrite_urls.then(|| UrlRewrite::new(u)),
             client,
             rules,
             guard_kind: crate::guardrails::kind_of(config),
         }
     }
+}
+
+/// `host[:port]` of an upstream URL: its `Host` header value.
+pub(crate) fn authority(u: &url::Url) -> String {
+    match u.port() {
+        Some(port) => format!("{}:{port}", u.host_str().unwrap_or_default()),
+        None => u.host_str().unwrap_or_default().to_owned(),
+    }
+}
+
+/// `scheme://host[:port]`.
+pub(crate) fn origin(u: &url::Url) -> String {
+    format!("{}://{}", u.scheme(), authority(u))
+}
+
+/// The origin plus the base path without a trailing `/`: what forwarded paths extend.
+pub(crate) fn upstream_base(u: &url::Url) -> String {
+    format!("{}{}", origin(u), u.path().trim_end_matches('/'))
 }
 
 /// The result of routing: the connection, the target to forward, and the base URL at
