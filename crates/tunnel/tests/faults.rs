@@ -60,6 +60,38 @@ async fn connector_killed_mid_stream_fails_the_stream_within_a_second() {
 }
 
 #[tokio::test]
+async fn a_silently_dead_path_is_caught_by_heartbeats() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start_with(
+        &pki,
+        dir.path().join(PINS_FILE),
+        &[TOKEN],
+        "127.0.0.1:0".parse().unwrap(),
+        |c| {
+            c.keepalive_interval = Duration::from_millis(200);
+            c.keepalive_timeout = Duration::from_millis(300);
+        },
+    )
+    .await;
+    let relay = support::relay::Relay::start(gw.addr).await;
+    let mut config = gw.connector(&pki, "edge-1", key(), &["arm"]);
+    config.gateway = relay.addr.to_string();
+    let _c = spawn_connector(config, trickle_handler());
+    gw.wait_tunnels("edge-1", 1, WAIT).await;
+
+    let mut body = gw.pool.send("arm", request("/", full(""))).await.unwrap().into_body();
+    body.frame().await.unwrap().unwrap();
+    relay.freeze();
+    // No FIN, no RST: only the unanswered PING can tell. The stream fails instead of hanging.
+    match tokio::time::timeout(WAIT, body.frame()).await {
+        Ok(Some(Err(_))) => {}
+        other => panic!("expected the stream to fail once heartbeats stopped, got {other:?}"),
+    }
+    gw.wait_tunnels("edge-1", 0, WAIT).await;
+}
+
+#[tokio::test]
 async fn connector_reconnects_within_two_seconds_of_a_gateway_restart() {
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();

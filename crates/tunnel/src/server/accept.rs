@@ -12,7 +12,7 @@ use super::Inner;
 use crate::error::RefusalCode;
 use crate::events::ConnectorEvent;
 use crate::keys::{key_id, verify_hex};
-use crate::pins::Admission;
+use crate::pins::{Admission, PinStore};
 use crate::pool::Session;
 use crate::wire::{read_frame, signed_message, write_frame, Hello, Verdict, EXPORTER_LABEL};
 use crate::TunnelError;
@@ -62,7 +62,7 @@ async fn authenticate(
         .export_keying_material([0u8; 32], EXPORTER_LABEL, None)
         .map_err(|e| TunnelError::Transport(format!("TLS exporter: {e}")))?;
     let hello: Hello = read_frame(&mut tls).await?;
-    let decision = decide(inner, &hello, &exporter);
+    let decision = decide(&inner.pins, &hello, &exporter);
     let verdict = match decision {
         Ok(_) => Verdict { ok: true, code: None, message: String::new() },
         Err(code) => Verdict { ok: false, code: Some(code), message: explain(code).to_owned() },
@@ -74,14 +74,15 @@ async fn authenticate(
     })
 }
 
-fn decide(inner: &Inner, hello: &Hello, exporter: &[u8]) -> Result<Admission, RefusalCode> {
+/// Shape, then the exporter-bound signature, then the pins (which may spend a token).
+fn decide(pins: &PinStore, hello: &Hello, exporter: &[u8]) -> Result<Admission, RefusalCode> {
     if !hello.well_formed() {
         return Err(RefusalCode::BadHello);
     }
     if !verify_hex(&hello.public_key, &signed_message(exporter, &hello.name), &hello.signature) {
         return Err(RefusalCode::BadSignature);
     }
-    inner.pins.admit(&hello.name, &hello.public_key, hello.enrollment_token.as_deref())
+    pins.admit(&hello.name, &hello.public_key, hello.enrollment_token.as_deref())
 }
 
 fn explain(code: RefusalCode) -> &'static str {
@@ -141,4 +142,47 @@ async fn run_tunnel(inner: Arc<Inner>, tls: TlsStream<TcpStream>, admitted: Admi
     };
     tracing::info!(name = %session.name, session = %session.id, %reason, "connector disconnected");
     inner.pool.unregister(&session, reason);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::ConnectorKey;
+    use crate::wire::PROTOCOL;
+
+    fn hello(key: &ConnectorKey, name: &str, exporter: &[u8], token: Option<&str>) -> Hello {
+        Hello {
+            protocol: PROTOCOL,
+            name: name.to_owned(),
+            version: "1".to_owned(),
+            connections: vec!["arm".to_owned()],
+            public_key: key.public_hex(),
+            signature: key.sign_hex(&signed_message(exporter, name)),
+            enrollment_token: token.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_hello_signed_for_another_tls_session_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let pins = PinStore::open(dir.path().join("c.json"), &["tok".to_owned()]).unwrap();
+        let key = ConnectorKey::generate().unwrap();
+        let (session_a, session_b) = ([1u8; 32], [2u8; 32]);
+        let captured = hello(&key, "edge", &session_a, Some("tok"));
+        // Replayed on another session: refused, and the token is not spent.
+        assert_eq!(decide(&pins, &captured, &session_b), Err(RefusalCode::BadSignature));
+        assert_eq!(decide(&pins, &captured, &session_a), Ok(Admission::Enrolled));
+        // A signature for one name does not admit another.
+        let mut renamed = hello(&key, "edge", &session_b, None);
+        renamed.name = "other".to_owned();
+        assert_eq!(decide(&pins, &renamed, &session_b), Err(RefusalCode::BadSignature));
+        // Another key cannot borrow the pinned key's name or signature.
+        let mut borrowed = hello(&key, "edge", &session_b, None);
+        borrowed.public_key = ConnectorKey::generate().unwrap().public_hex();
+        assert_eq!(decide(&pins, &borrowed, &session_b), Err(RefusalCode::BadSignature));
+        assert_eq!(decide(&pins, &hello(&key, "edge", &session_b, None), &session_b), Ok(Admission::Pinned));
+        let mut bad = hello(&key, "no spaces", &session_b, None);
+        bad.protocol = PROTOCOL;
+        assert_eq!(decide(&pins, &bad, &session_b), Err(RefusalCode::BadHello));
+    }
 }

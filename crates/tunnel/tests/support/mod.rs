@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod bodies;
+pub mod relay;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -53,9 +54,20 @@ impl Gateway {
     }
 
     pub async fn start_on(pki: &Pki, pins: PathBuf, tokens: &[&str], addr: SocketAddr) -> Self {
+        Self::start_with(pki, pins, tokens, addr, |_| {}).await
+    }
+
+    pub async fn start_with(
+        pki: &Pki,
+        pins: PathBuf,
+        tokens: &[&str],
+        addr: SocketAddr,
+        adjust: impl FnOnce(&mut TunnelServerConfig),
+    ) -> Self {
         let tls = server_tls_from_pem(pki.cert_pem.as_bytes(), pki.key_pem.as_bytes()).unwrap();
         let mut config = TunnelServerConfig::new(tls, pins);
         config.enrollment_tokens = tokens.iter().map(|t| (*t).to_owned()).collect();
+        adjust(&mut config);
         let server = TunnelServer::new(config).unwrap();
         let listener = TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
