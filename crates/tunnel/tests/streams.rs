@@ -95,3 +95,27 @@ async fn a_raw_byte_stream_is_full_duplex() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_connector_only_gets_the_connections_the_gateway_allows_it() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start_with(
+        &pki,
+        dir.path().join(PINS_FILE),
+        &[TOKEN],
+        "127.0.0.1:0".parse().unwrap(),
+        |c| {
+            let allowed = [("edge-1".to_owned(), vec!["arm".to_owned()])];
+            c.allowed_connections = Some(allowed.into_iter().collect());
+        },
+    )
+    .await;
+    // edge-1 claims "blob" too; the gateway's config says it serves only "arm".
+    let _c = spawn_connector(gw.connector(&pki, "edge-1", key(), &["arm", "blob"]), echo_handler());
+    gw.wait_tunnels("edge-1", 1, WAIT).await;
+    assert_eq!(gw.pool.status()[0].connections, vec!["arm".to_owned()]);
+    let err = gw.pool.send("blob", request("/", full("secret"))).await.unwrap_err();
+    assert!(matches!(err, TunnelError::NoConnector { .. }), "{err:?}");
+    assert!(gw.pool.send("arm", request("/", full("x"))).await.is_ok());
+}

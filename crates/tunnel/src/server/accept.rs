@@ -100,6 +100,17 @@ fn explain(code: RefusalCode) -> &'static str {
     }
 }
 
+/// The announced connections this connector may serve.
+fn permitted(cfg: &super::TunnelServerConfig, name: &str, announced: Vec<String>) -> Vec<String> {
+    let Some(allowed) = &cfg.allowed_connections else { return announced };
+    let mine = allowed.get(name).map(Vec::as_slice).unwrap_or_default();
+    let (kept, ignored): (Vec<String>, Vec<String>) = announced.into_iter().partition(|c| mine.contains(c));
+    if !ignored.is_empty() {
+        tracing::warn!(connector = %name, ?ignored, "ignoring connections this connector is not configured to serve");
+    }
+    kept
+}
+
 async fn run_tunnel(inner: Arc<Inner>, tls: TlsStream<TcpStream>, admitted: Admitted, remote: SocketAddr) {
     let cfg = &inner.config;
     let handshake = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
@@ -120,7 +131,8 @@ async fn run_tunnel(inner: Arc<Inner>, tls: TlsStream<TcpStream>, admitted: Admi
     };
     let Admitted { hello, admission } = admitted;
     let key_id = key_id(&hello.public_key);
-    let session = Session::new(hello.name, key_id, hello.version, hello.connections, sender);
+    let connections = permitted(cfg, &hello.name, hello.connections);
+    let session = Session::new(hello.name, key_id, hello.version, connections, sender);
     let event = ConnectorEvent::Connected {
         name: session.name.clone(),
         key_id: session.key_id.clone(),

@@ -2,6 +2,7 @@
 
 mod accept;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,11 +35,16 @@ pub struct TunnelServerConfig {
     pub stream_window: u32,
     /// HTTP/2 per-tunnel receive window.
     pub connection_window: u32,
+    /// Which connections each connector may serve (connector name → connection names), from
+    /// the gateway's connection config. A connection a connector announces but may not serve
+    /// is ignored (never routed to it); a connector not listed serves nothing. `None` trusts
+    /// every announcement (single-operator development setups only).
+    pub allowed_connections: Option<BTreeMap<String, Vec<String>>>,
 }
 
 impl TunnelServerConfig {
     /// Defaults: 10 s handshake, PING every 10 s with a 10 s timeout, 1 MiB stream and
-    /// 8 MiB tunnel windows.
+    /// 8 MiB tunnel windows, announcements trusted.
     pub fn new(tls: Arc<rustls::ServerConfig>, pins_path: PathBuf) -> Self {
         TunnelServerConfig {
             tls,
@@ -49,6 +55,7 @@ impl TunnelServerConfig {
             keepalive_timeout: Duration::from_secs(10),
             stream_window: 1024 * 1024,
             connection_window: 8 * 1024 * 1024,
+            allowed_connections: None,
         }
     }
 }
