@@ -1,8 +1,9 @@
 //! The gateway's durable store.
 //!
 //! One [`Store`] trait, one small module per backend. SQLite in WAL mode inside
-//! `data_dir` is the embedded default ([`SqliteStore`]); PostgreSQL, for several gateway
-//! replicas, implements the same trait later. Schema changes are versioned migrations
+//! `data_dir` is the embedded default ([`SqliteStore`]); PostgreSQL ([`PgStore`]) serves
+//! several gateway replicas sharing one database. [`StoreHandle`] holds either, so
+//! callers keep one type; [`PoolRef`] borrows either pool for read-side queries. Schema changes are versioned migrations
 //! embedded in the binary ([`migrate`]); a database written by a newer Portcullis, or
 //! one whose applied migrations were edited, is refused at start.
 //!
@@ -10,15 +11,21 @@
 //! policy: the crates that own those concepts define the records they store.
 
 mod error;
+mod handle;
 mod migrate;
+mod postgres;
 mod sqlite;
 
 use std::future::Future;
 use std::pin::Pin;
 
 pub use error::{StoreError, StoreReason};
-pub use migrate::{Migration, SQLITE_MIGRATIONS};
+pub use handle::{is_postgres_url, PoolRef, StoreHandle};
+pub use migrate::{Migration, PG_MIGRATIONS, SQLITE_MIGRATIONS};
+pub use postgres::{pg_options, pg_pool, PgStore, GATEWAY_ID_FILE};
 pub use sqlite::{SqliteStore, DB_FILE};
+/// The pool types, so callers need not depend on sqlx to name them.
+pub use sqlx::{PgPool, SqlitePool};
 
 /// A boxed future, so `Store` can be used as `Arc<dyn Store>`.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;

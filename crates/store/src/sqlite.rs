@@ -79,7 +79,7 @@ impl SqliteStore {
     }
 }
 
-fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     let open_err =
         |e: std::io::Error| StoreError::new(StoreReason::Open, format!("creating {}: {e}", dir.display()));
     std::fs::create_dir_all(dir).map_err(open_err)?;
