@@ -14,9 +14,9 @@ use support::*;
 use tokio::sync::oneshot;
 
 const WAIT: Duration = Duration::from_secs(5);
-/// What may sit between the connector's handler and a reader that stopped: the gateway's
-/// 1 MiB stream window plus hyper's send buffer (~400 KiB) plus a chunk, with slack.
-const BOUND: u64 = 3 * 1024 * 1024;
+/// What may sit between a producer and a reader that stopped: the receiver's 1 MiB stream
+/// window plus a chunk (measured: exactly 1 MiB + 16 KiB), with slack.
+const BOUND: u64 = 2 * 1024 * 1024;
 
 type Dropped = Arc<Mutex<Option<oneshot::Receiver<()>>>>;
 
@@ -161,4 +161,34 @@ async fn a_connector_side_failure_mid_body_reaches_the_gateway_as_an_error() {
     read_tx.send(()).unwrap();
     let end = tokio::time::timeout(WAIT, body.frame()).await.expect("no hang");
     assert!(matches!(end, Some(Err(_))), "a truncated body must not look complete: {end:?}");
+}
+
+#[tokio::test]
+async fn a_connector_that_does_not_read_holds_back_the_upload() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start(&pki, dir.path().join(PINS_FILE), &[TOKEN]).await;
+    // The handler answers at once but never reads the request body (a stalled upstream).
+    let parked: Arc<Mutex<Vec<Request<hyper::body::Incoming>>>> = Arc::default();
+    let keep = Arc::clone(&parked);
+    let handler = handler_fn(move |_, req: Request<hyper::body::Incoming>| {
+        keep.lock().unwrap().push(req);
+        Box::pin(async move { Response::new(full("accepted")) })
+    });
+    let _c = spawn_connector(gw.connector(&pki, "edge-1", key(), &["blob"]), handler);
+    gw.wait_tunnels("edge-1", 1, WAIT).await;
+
+    let produced = Arc::new(AtomicU64::new(0));
+    let (tx, _dropped) = oneshot::channel();
+    let upload = Endless {
+        chunk: Bytes::from(vec![b'u'; 16 * 1024]),
+        produced: Arc::clone(&produced),
+        _dropped: DropSignal(Some(tx)),
+    };
+    let response = gw.pool.send("blob", request("/upload", upload.boxed_unsync())).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let sent = settled(&produced).await;
+    assert!(sent > 0, "the upload started");
+    assert!(sent <= BOUND, "{sent} bytes of upload buffered for a connector that reads nothing");
+    assert_eq!(parked.lock().unwrap().len(), 1);
 }
