@@ -86,6 +86,11 @@ async fn start(pins: std::path::PathBuf) -> (Uri, ConnectorPool) {
             if connection == "idle" {
                 std::future::pending::<()>().await;
             }
+            if connection == "local" {
+                return Response::new(
+                    Full::new(Bytes::from_static(PAYLOAD)).map_err(|never| match never {}).boxed_unsync(),
+                );
+            }
             let path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
             *req.uri_mut() = format!("{base}{}", path.trim_start_matches('/')).parse().unwrap();
             *req.version_mut() = http::Version::HTTP_11;
@@ -98,11 +103,13 @@ async fn start(pins: std::path::PathBuf) -> (Uri, ConnectorPool) {
     let ca = client_tls_from_ca_pem(certified.cert.pem().as_bytes()).unwrap();
     let key = Arc::new(ConnectorKey::generate().unwrap());
     let mut client = TunnelClientConfig::new(gateway, "gateway.test".to_owned(), ca, "bench".to_owned(), key);
-    client.connections = vec!["arm".to_owned(), "idle".to_owned()];
+    client.connections = vec!["arm".to_owned(), "idle".to_owned(), "local".to_owned()];
+    client.tunnels = std::env::var("TUNNELS").ok().and_then(|t| t.parse().ok()).unwrap_or(1);
     client.enrollment_token = Some("bench".to_owned());
+    let tunnels = client.tunnels.max(1);
     tokio::spawn(TunnelClient::run(client, handler));
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !pool.status().iter().any(|s| s.connected) {
+    while !pool.status().iter().any(|s| s.tunnels == tunnels) {
         assert!(Instant::now() < deadline, "the connector did not connect");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -120,8 +127,12 @@ async fn direct_once(w: &World) {
 }
 
 async fn tunnel_once(w: &World) {
+    tunnel_to(w, "arm").await;
+}
+
+async fn tunnel_to(w: &World, connection: &str) {
     let req = Request::get("/subscriptions").body(empty()).unwrap();
-    let body = w.pool.send("arm", req).await.unwrap().into_body().collect().await.unwrap().to_bytes();
+    let body = w.pool.send(connection, req).await.unwrap().into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body.len(), PAYLOAD.len());
 }
 
@@ -135,6 +146,13 @@ fn direct_one_request() {
 fn tunnel_one_request() {
     let w = world();
     w.rt.block_on(tunnel_once(w));
+}
+
+/// The transport alone: the connector answers itself, no upstream hop.
+#[divan::bench]
+fn tunnel_only_one_request() {
+    let w = world();
+    w.rt.block_on(tunnel_to(w, "local"));
 }
 
 #[divan::bench]

@@ -84,6 +84,8 @@ pub struct TunnelClientConfig {
     pub stream_window: u32,
     /// HTTP/2 per-tunnel receive window.
     pub connection_window: u32,
+    /// How many tunnels to keep up side by side (default 1).
+    pub tunnels: usize,
 }
 
 impl TunnelClientConfig {
@@ -110,6 +112,7 @@ impl TunnelClientConfig {
             max_concurrent_streams: 1024,
             stream_window: 1024 * 1024,
             connection_window: 8 * 1024 * 1024,
+            tunnels: 1,
         }
     }
 }
@@ -122,13 +125,29 @@ impl TunnelClient {
     /// Keeps a tunnel to the gateway up, forever: on any network failure it redials after a
     /// jittered, growing delay (reset once a tunnel was up). Returns only when the gateway
     /// refuses the connector for a reason retrying cannot fix (revoked, token spent, …).
+    ///
+    /// With `config.tunnels > 1` it keeps that many tunnels up side by side (each an
+    /// independent TLS connection), so one tunnel's connection task is not the bottleneck
+    /// on a busy multi-core connector.
     pub async fn run(
         config: TunnelClientConfig,
         handler: Arc<dyn TunnelHandler>,
     ) -> Result<Infallible, TunnelError> {
+        if config.tunnels <= 1 {
+            return Self::keep_up(&config, handler).await;
+        }
+        let each = (0..config.tunnels).map(|_| Box::pin(Self::keep_up(&config, Arc::clone(&handler))));
+        // Every tunnel runs until a permanent refusal; the first one ends them all.
+        futures_util::future::select_all(each).await.0
+    }
+
+    async fn keep_up(
+        config: &TunnelClientConfig,
+        handler: Arc<dyn TunnelHandler>,
+    ) -> Result<Infallible, TunnelError> {
         let mut attempt = 0u32;
         loop {
-            match Self::serve_once(&config, Arc::clone(&handler)).await {
+            match Self::serve_once(config, Arc::clone(&handler)).await {
                 Ok(()) => attempt = 0,
                 Err(TunnelError::Refused { code, message }) if code.is_permanent() => {
                     tracing::error!(%code, %message, "the gateway refused this connector");

@@ -119,3 +119,20 @@ async fn a_connector_only_gets_the_connections_the_gateway_allows_it() {
     assert!(matches!(err, TunnelError::NoConnector { .. }), "{err:?}");
     assert!(gw.pool.send("arm", request("/", full("x"))).await.is_ok());
 }
+
+#[tokio::test]
+async fn one_connector_can_keep_several_tunnels_and_enrolls_once() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start(&pki, dir.path().join(PINS_FILE), &[TOKEN]).await;
+    let mut config = gw.connector(&pki, "edge-1", key(), &["arm"]);
+    config.tunnels = 3;
+    let _c = spawn_connector(config, echo_handler());
+    // The first tunnel spends the token; the others are admitted by the pinned key.
+    gw.wait_tunnels("edge-1", 3, WAIT).await;
+    for i in 0..30 {
+        let response = gw.pool.send("arm", request("/", full(format!("r{i}")))).await.unwrap();
+        assert_eq!(collect(response.into_body()).await.unwrap(), format!("r{i}"));
+    }
+    assert_eq!(gw.pool.status()[0].requests_served, 30);
+}
