@@ -155,8 +155,8 @@ impl MaskEngine {
     ) -> Result<MaskStream, MaskError> {
         let p = &self.profile;
         let format = match kind {
-            ContentKind::Json => Format::Json(JsonCore::new(Arc::clone(p), false)),
-            ContentKind::Ndjson => Format::Json(JsonCore::new(Arc::clone(p), true)),
+            ContentKind::Json => Format::Json(Box::new(JsonCore::new(Arc::clone(p), false))),
+            ContentKind::Ndjson => Format::Json(Box::new(JsonCore::new(Arc::clone(p), true))),
             ContentKind::Xml => Format::Xml(XmlCore::new()),
             ContentKind::Text => Format::Text(TextCore::new(p.scanner.window())),
             ContentKind::Form => Format::Form(FormCore::new()),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aws_lc_rs::hmac;
 
 use crate::config::Strategy;
-use crate::detect::{Finding, Hit};
+use crate::detect::{Finding, Hit, Survey};
 use crate::profile::Compiled;
 
 /// Masking state of one response: the profile, the session's pseudonym key, the counts.
@@ -15,6 +15,8 @@ pub(crate) struct Masker {
     key: hmac::Key,
     pub(crate) counts: Vec<u64>,
     findings: Vec<Finding>,
+    /// Bytes handed to detectors so far: a work measure that must grow linearly with input.
+    pub(crate) work: u64,
 }
 
 /// What happened to a value.
@@ -31,7 +33,7 @@ pub(crate) enum Outcome {
 impl Masker {
     pub(crate) fn new(profile: Arc<Compiled>, key: hmac::Key) -> Self {
         let counts = vec![0; profile.labels.len()];
-        Self { profile, key, counts, findings: Vec::new() }
+        Self { profile, key, counts, findings: Vec::new(), work: 0 }
     }
 
     /// Writes the replacement token for `value` found by `hit`, and counts it.
@@ -72,9 +74,20 @@ impl Masker {
     /// Scans `text` and, if anything is found, writes the masked text to `out`.
     /// `before` is the byte preceding `text` in the stream, for boundary checks.
     pub(crate) fn mask_text(&mut self, text: &[u8], before: Option<u8>, out: &mut Vec<u8>) -> Outcome {
+        self.mask_text_hinted(text, before, None, out)
+    }
+
+    /// [`mask_text`](Self::mask_text) with a survey of `text` made beforehand.
+    pub(crate) fn mask_text_hinted(
+        &mut self,
+        text: &[u8],
+        before: Option<u8>,
+        survey: Option<Survey>,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
         let mut findings = std::mem::take(&mut self.findings);
         findings.clear();
-        self.profile.scanner.scan(text, before, &mut findings);
+        self.work += self.profile.scanner.scan_hinted(text, before, &mut findings, survey);
         let outcome = self.apply(text, &findings, out);
         self.findings = findings;
         outcome
@@ -105,7 +118,7 @@ impl Masker {
     pub(crate) fn find(&mut self, text: &[u8], before: Option<u8>) -> Vec<Finding> {
         let mut findings = std::mem::take(&mut self.findings);
         findings.clear();
-        self.profile.scanner.scan(text, before, &mut findings);
+        self.work += self.profile.scanner.scan(text, before, &mut findings);
         findings
     }
 

@@ -92,6 +92,10 @@ pub(crate) struct Rules {
     /// First bytes of the `by_last_key` names, as a 256-bit set.
     key_firsts: [u64; 4],
     general: Vec<Rule>,
+    /// Lengths (capped at 63) of the literal last keys of `general` rules, as a bit set.
+    general_lengths: u64,
+    /// Whether some `general` rule ends in a wildcard or index: it is always tried.
+    general_always: bool,
     /// Whether any rule can match an array index as last segment.
     index_tail: bool,
 }
@@ -203,6 +207,10 @@ impl Rules {
             Some(Pat::Key(k)) if !k.contains(&b'*') => Some(k.clone()),
             _ => None,
         };
+        match &last_key {
+            Some(k) => self.general_lengths |= 1 << k.len().min(63),
+            None => self.general_always = true,
+        }
         self.general.push(Rule { pats, last_key, hit });
         Ok(())
     }
@@ -227,6 +235,10 @@ impl Rules {
                     return Some(*hit);
                 }
             }
+        }
+        // Cheap exit for the common key that no general rule can end in.
+        if !self.general_always && key.is_none_or(|k| self.general_lengths & (1 << k.len().min(63)) == 0) {
+            return None;
         }
         self.general
             .iter()

@@ -12,7 +12,7 @@ use crate::xml::XmlCore;
 use crate::{MaskError, MaskReport};
 
 pub(crate) enum Format {
-    Json(JsonCore),
+    Json(Box<JsonCore>),
     Text(TextCore),
     Xml(XmlCore),
     Form(FormCore),
@@ -155,6 +155,14 @@ impl MaskStream {
     /// Counts of what was masked so far (body and headers), by label. Never values.
     pub fn report(&self) -> MaskReport {
         MaskReport { counts: self.masker.counts().map(|(l, c)| (l.to_string(), c)).collect() }
+    }
+
+    /// Bytes the detectors have examined so far (a value counts once per detector that ran
+    /// over it). A work measure for tests and metrics: it grows linearly with the body, which
+    /// together with bounded patterns and the regex crate's linear-time search keeps masking
+    /// linear on any input.
+    pub fn scanned_bytes(&self) -> u64 {
+        self.masker.work
     }
 
     /// Masks one response header value by the same rules (field rules match the header

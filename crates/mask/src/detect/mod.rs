@@ -3,6 +3,7 @@
 //! all; the regex crate is linear time; numeric data goes through a hand-written scanner.
 
 mod checks;
+mod chunk;
 mod numeric;
 mod patterns;
 
@@ -11,6 +12,7 @@ use regex::bytes::Regex;
 
 use crate::config::{CustomDetector, Strategy, Validator};
 use crate::MaskError;
+pub(crate) use chunk::{ChunkTriggers, Hint};
 use numeric::{Numeric, MAX_NUMERIC_MATCH};
 pub(crate) use patterns::{builtin_names, default_on};
 use patterns::{glued, Boundary, Check, NUMERIC, SPECS};
@@ -69,16 +71,29 @@ const B64_CLASS: [u8; 256] = {
 
 /// What one cheap pass over a value tells the scanner: which one-byte triggers occur, how
 /// many digits there are, and whether any run could be a base64 blob worth decoding.
-struct Survey {
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Survey {
     /// Bit per byte for `=`, `~`, `@`, `.`, `:` (see [`SURVEY_BYTES`]).
     bytes: u8,
+    /// Digits, counted only in values long enough for a numeric detector (else 0).
     digits: usize,
     base64_candidate: bool,
+    /// Whether a prefilter literal occurs, when a chunk search already knows.
+    literal: Option<bool>,
 }
 
 const SURVEY_BYTES: &[u8; 5] = b"=~@.:";
 
 impl Survey {
+    /// The survey of a value whose triggers the chunk search already knows: digits are
+    /// counted (a loop that vectorizes) and base64 runs looked for only in values long
+    /// enough for them to matter.
+    fn hinted(text: &[u8], hint: Hint, base64: bool) -> Self {
+        let digits = if text.len() >= numeric::MIN_NUMERIC_MATCH { count_digits(text) } else { 0 };
+        let base64_candidate = base64 && text.len() >= MIN_BASE64_RUN && has_base64_run(text);
+        Self { bytes: hint.bytes, digits, base64_candidate, literal: Some(hint.literal) }
+    }
+
     fn of(text: &[u8]) -> Self {
         let (mut bytes, mut digits) = (0u8, 0usize);
         let (mut run_len, mut run_classes, mut candidate) = (0usize, 0u8, false);
@@ -98,7 +113,7 @@ impl Survey {
             }
         }
         candidate |= run_len >= MIN_BASE64_RUN && run_classes & 6 != 6;
-        Self { bytes, digits, base64_candidate: candidate }
+        Self { bytes, digits, base64_candidate: candidate, literal: None }
     }
 
     /// Whether a one- or two-byte trigger occurs; the survey answers "no" without a search
@@ -115,6 +130,39 @@ impl Survey {
         }
         contains_short(text, needle)
     }
+}
+
+/// Whether `text` holds a run of base64 characters long enough to be decoded and inspected
+/// (one alphabet only: `/` and `-` together, as in resource ids, is not base64). It probes
+/// the byte where a run from `start` would reach the minimum length and looks back from
+/// there for a separator, so separator-rich text is skipped in strides.
+fn has_base64_run(t: &[u8]) -> bool {
+    let class = |b: &u8| B64_CLASS[usize::from(*b)];
+    let mut start = 0;
+    while start + MIN_BASE64_RUN <= t.len() {
+        let probe = start + MIN_BASE64_RUN;
+        match t[start..probe].iter().rposition(|b| class(b) == 0) {
+            Some(q) => start += q + 1,
+            None => {
+                let end = t[probe..].iter().position(|b| class(b) == 0).map_or(t.len(), |k| probe + k);
+                if t[start..end].iter().fold(0, |a, b| a | class(b)) & 6 != 6 {
+                    return true;
+                }
+                start = end + 1;
+            }
+        }
+    }
+    false
+}
+
+/// Number of ASCII digits in `t`, 32 bytes at a time (a loop that vectorizes).
+fn count_digits(t: &[u8]) -> usize {
+    let mut chunks = t.chunks_exact(32);
+    let mut n = 0;
+    for c in &mut chunks {
+        n += usize::from(c.iter().map(|&b| u8::from(b.wrapping_sub(b'0') < 10)).sum::<u8>());
+    }
+    n + chunks.remainder().iter().filter(|b| b.is_ascii_digit()).count()
 }
 
 /// Longest base64 run that is decoded and inspected.
@@ -139,6 +187,11 @@ pub(crate) struct Scanner {
     max_match: usize,
     /// Shortest text any enabled detector can match: shorter values are not scanned.
     min_match: usize,
+    /// Whether [`ChunkTriggers`] can answer for this scanner: the literals have a SIMD
+    /// searcher and every one-byte trigger is `=`, `~` or `@`.
+    pub(crate) chunk_indexable: bool,
+    /// Survey bits of the last bytes of the short triggers: if none occurs, none matches.
+    short_bytes: u8,
 }
 
 /// What the profile turned on: a strategy per enabled detector name, plus a label id.
@@ -262,6 +315,13 @@ impl Scanner {
         if base64 {
             max_match = max_match.max(MAX_BASE64_RUN + 2);
         }
+        let short_bytes = short_triggers
+            .iter()
+            .filter_map(|(t, _)| t.as_bytes().last())
+            .filter_map(|b| SURVEY_BYTES.iter().position(|x| x == b))
+            .fold(0u8, |acc, k| acc | 1 << k);
+        let chunk_indexable = packed.is_some() == prefilter.is_some()
+            && short_triggers.iter().all(|(t, _)| matches!(t.as_bytes().last(), Some(b'=' | b'~' | b'@')));
         Ok(Self {
             prefilter,
             packed,
@@ -273,6 +333,8 @@ impl Scanner {
             base64,
             max_match,
             min_match: min_match.max(1),
+            chunk_indexable,
+            short_bytes,
         })
     }
 
@@ -284,18 +346,57 @@ impl Scanner {
 
     /// Appends the non-overlapping findings in `text` to `out`, sorted by position.
     /// `before` is the byte preceding `text` in the stream (for boundary checks).
-    pub(crate) fn scan(&self, text: &[u8], before: Option<u8>, out: &mut Vec<Finding>) {
-        let first = out.len();
-        self.scan_raw(text, before, out, true);
-        resolve_overlaps(out, first);
+    /// Returns the work done: bytes handed to detectors (each regex, the numeric scanner
+    /// and decoded base64 count separately), which grows linearly with `text`.
+    pub(crate) fn scan(&self, text: &[u8], before: Option<u8>, out: &mut Vec<Finding>) -> u64 {
+        self.scan_hinted(text, before, out, None)
     }
 
-    fn scan_raw(&self, text: &[u8], before: Option<u8>, out: &mut Vec<Finding>, nested: bool) {
+    /// Surveys a value whose triggers a chunk search already found.
+    pub(crate) fn survey(&self, text: &[u8], hint: Hint) -> Survey {
+        Survey::hinted(text, hint, self.base64)
+    }
+
+    /// Whether the survey proves that no detector can find anything in `text`: too short,
+    /// or no trigger, too few digits and no base64 run (and no custom detector to run).
+    pub(crate) fn finds_nothing(&self, text: &[u8], s: &Survey) -> bool {
+        text.len() < self.min_match
+            || (self.always == 0
+                && s.literal == Some(false)
+                && s.bytes & self.short_bytes == 0
+                && !(self.numeric.any() && s.digits >= 8)
+                && !(self.base64 && s.base64_candidate))
+    }
+
+    /// [`scan`](Self::scan) with a survey made beforehand (from a chunk search).
+    pub(crate) fn scan_hinted(
+        &self,
+        text: &[u8],
+        before: Option<u8>,
+        out: &mut Vec<Finding>,
+        survey: Option<Survey>,
+    ) -> u64 {
+        let first = out.len();
+        let work = self.scan_raw(text, before, out, true, survey);
+        resolve_overlaps(out, first);
+        work
+    }
+
+    fn scan_raw(
+        &self,
+        text: &[u8],
+        before: Option<u8>,
+        out: &mut Vec<Finding>,
+        nested: bool,
+        survey: Option<Survey>,
+    ) -> u64 {
         let mut run = self.always;
         if text.len() < self.min_match {
-            return;
+            return 0;
         }
-        let survey = Survey::of(text);
+        let len = text.len() as u64;
+        let mut work = len;
+        let survey = survey.unwrap_or_else(|| Survey::of(text));
         for (t, bits) in &self.short_triggers {
             if run & bits != *bits && survey.has_short(text, t.as_bytes()) {
                 run |= bits;
@@ -303,11 +404,13 @@ impl Scanner {
         }
         if let Some(ac) = &self.prefilter {
             // Most values hold no trigger at all: one fast (SIMD-prefiltered) check first.
-            let any = match &self.packed {
-                Some(p) => p.find(text).is_some(),
-                None => ac.is_match(text),
+            let any = match (survey.literal, &self.packed) {
+                (Some(l), _) => l,
+                (None, Some(p)) => p.find(text).is_some(),
+                (None, None) => ac.is_match(text),
             };
             if any {
+                work += len;
                 for m in ac.find_overlapping_iter(text) {
                     run |= self.enables[m.pattern().as_usize()];
                 }
@@ -317,14 +420,17 @@ impl Scanner {
             let idx = run.trailing_zeros() as usize;
             run &= run - 1;
             self.run_regex(&self.regexes[idx], text, before, out);
+            work += len;
         }
         // Every numeric detector needs at least eight digits (a counting loop vectorizes).
         if self.numeric.any() && survey.digits >= 8 {
             self.numeric.scan(text, before, out);
+            work += len;
         }
         if self.base64 && nested && survey.base64_candidate {
-            self.scan_base64(text, before, out);
+            work += self.scan_base64(text, before, out);
         }
+        work
     }
 
     fn run_regex(&self, d: &RegexDetector, t: &[u8], before: Option<u8>, out: &mut Vec<Finding>) {
@@ -353,7 +459,8 @@ impl Scanner {
 
     /// Base64 runs that decode to text containing a secret are masked whole, under the
     /// label of what was found inside.
-    fn scan_base64(&self, t: &[u8], before: Option<u8>, out: &mut Vec<Finding>) {
+    fn scan_base64(&self, t: &[u8], before: Option<u8>, out: &mut Vec<Finding>) -> u64 {
+        let mut work = t.len() as u64;
         let mut i = 0;
         let mut inner = Vec::new();
         while i < t.len() {
@@ -392,11 +499,12 @@ impl Scanner {
                 continue;
             }
             inner.clear();
-            self.scan_raw(&decoded, None, &mut inner, false);
+            work += self.scan_raw(&decoded, None, &mut inner, false, None);
             if let Some(f) = inner.first() {
                 out.push(f.hit.at(start, i));
             }
         }
+        work
     }
 }
 

@@ -190,3 +190,28 @@ fn precision_on_ids_and_hashes() {
     none("0x8D9F1E2A3B4C5D6");
     none(r#""etag": "W/\"datetime'2023-06-01T12%3A00%3A00.1234567Z'\"""#);
 }
+
+#[test]
+fn base64_run_search_agrees_with_a_plain_scan() {
+    // The strided search must find exactly the runs a byte-by-byte scan finds.
+    fn plain(t: &[u8]) -> bool {
+        t.split(|&b| super::B64_CLASS[usize::from(b)] == 0).any(|run| {
+            let classes = run.iter().fold(0, |a, &b| a | super::B64_CLASS[usize::from(b)]);
+            run.len() >= super::MIN_BASE64_RUN && classes & 6 != 6
+        })
+    }
+    let parts =
+        ["", "a", "/", "-", ".", "abcdefghij", "ABCDEFGHIJKLMNOPQRSTUVWX", "+/", "_-", " ", "0123456789"];
+    let mut seed = 7u64;
+    for _ in 0..20_000 {
+        let mut t = Vec::new();
+        for _ in 0..(seed % 9) {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            t.extend_from_slice(parts[(seed >> 33) as usize % parts.len()].as_bytes());
+        }
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        assert_eq!(super::has_base64_run(&t), plain(&t), "{:?}", String::from_utf8_lossy(&t));
+        let digits = t.iter().filter(|b| b.is_ascii_digit()).count();
+        assert_eq!(super::count_digits(&t), digits);
+    }
+}

@@ -6,14 +6,20 @@
 //! unmasked string is written back byte for byte; a masked one is re-encoded with minimal
 //! escapes. When the profile can `drop`, the separator and key of each member are held
 //! until its value is decided, so that removing a member keeps the document valid.
+//!
+//! The hot path (a string that opens and closes inside one chunk, on a profile that cannot
+//! `drop`) writes nothing for the string: it is inspected in place and, if unchanged, copied
+//! together with the structural bytes around it in one slice. Trigger literals and bytes are
+//! searched once per chunk ([`ChunkTriggers`]), not once per value.
 
 mod escape;
+mod strings;
 
 use std::sync::Arc;
 
 use crate::config::{OnOversize, Strategy};
-use crate::detect::Hit;
-use crate::masker::{Masker, Outcome};
+use crate::detect::{ChunkTriggers, Hit};
+use crate::masker::Masker;
 use crate::path::Path;
 use crate::profile::Compiled;
 use crate::MaskError;
@@ -85,7 +91,20 @@ pub(crate) struct JsonCore {
     seg: usize,
     offset: u64,
     seen_value: bool,
+    /// Trigger positions of the chunk being pushed.
+    triggers: ChunkTriggers,
+    /// The open string started in this chunk (at `str_start`, after its quote) and nothing of
+    /// it has been written: unchanged, it goes out with the bytes around it.
+    deferred: bool,
+    str_start: usize,
+    /// Whether the open string holds a backslash escape.
+    str_esc: bool,
+    /// Reused buffer for masked string values.
+    masked: Vec<u8>,
 }
+
+/// Chunks shorter than this are not indexed for triggers (values are searched one by one).
+const INDEX_MIN_CHUNK: usize = 32;
 
 fn malformed(what: &'static str, offset: u64) -> MaskError {
     MaskError::Malformed { format: "JSON", what, offset }
@@ -129,6 +148,11 @@ impl JsonCore {
             seg: 0,
             offset: 0,
             seen_value: false,
+            triggers: ChunkTriggers::default(),
+            deferred: false,
+            str_start: 0,
+            str_esc: false,
+            masked: Vec::new(),
         }
     }
 
@@ -234,10 +258,7 @@ impl JsonCore {
         self.seen_value = true;
         match b {
             b'"' => {
-                self.cut(input, i, out)?;
-                self.st = St::Str;
-                self.str_key = false;
-                self.seg = i + 1;
+                self.open_string(input, i, false, out)?;
             }
             b'{' | b'[' => {
                 self.cut(input, i, out)?;
@@ -333,11 +354,39 @@ impl JsonCore {
         Ok(())
     }
 
+    /// A string opens at `input[i]` (its quote). On the hot path nothing is written yet.
+    fn open_string(&mut self, input: &[u8], i: usize, key: bool, out: &mut Vec<u8>) -> Result<(), MaskError> {
+        self.st = St::Str;
+        self.str_key = key;
+        self.str_start = i + 1;
+        self.str_esc = false;
+        self.deferred = self.dest == Dest::Out && !self.can_drop;
+        if !self.deferred {
+            self.cut(input, i, out)?;
+            self.seg = i + 1;
+        }
+        Ok(())
+    }
+
+    /// Leaves the hot path for the open string: what precedes its quote goes out, and the
+    /// string continues as a held one (its quotes are written when it is finished).
+    fn undefer(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), MaskError> {
+        if self.deferred {
+            self.deferred = false;
+            self.cut(input, self.str_start - 1, out)?;
+            self.seg = self.str_start;
+        }
+        Ok(())
+    }
+
     /// Feeds `input`; masked output is appended to `out`.
     pub(crate) fn push(&mut self, m: &mut Masker, input: &[u8], out: &mut Vec<u8>) -> Result<(), MaskError> {
         let mut i = 0;
         self.seg = 0;
+        self.deferred = false;
         let n = input.len();
+        let indexed = if n >= INDEX_MIN_CHUNK { input } else { &[] };
+        self.triggers.index(&self.profile.scanner, indexed);
         while i < n {
             if self.st == St::Str {
                 if self.esc {
@@ -349,10 +398,18 @@ impl JsonCore {
                     None => i = n,
                     Some(k) if input[i + k] == b'\\' => {
                         self.esc = true;
+                        self.str_esc = true;
                         i += k + 1;
                     }
                     Some(k) => {
                         let j = i + k;
+                        if self.deferred && j - self.str_start <= self.profile.max_string {
+                            i = j + 1;
+                            self.deferred = false;
+                            self.finish_deferred(m, input, j, out)?;
+                            continue;
+                        }
+                        self.undefer(input, out)?;
                         if self.raw.is_empty() && !self.oversize && j - self.seg <= self.profile.max_string {
                             // The whole string is in this chunk: inspect it in place.
                             let start = self.seg;
@@ -407,11 +464,8 @@ impl JsonCore {
                     i = self.begin_value(input, i, out)?;
                 }
                 (St::ObjFirst | St::ObjKey, b'"') => {
-                    self.cut(input, i, out)?;
-                    self.st = St::Str;
-                    self.str_key = true;
+                    self.open_string(input, i, true, out)?;
                     i += 1;
-                    self.seg = i;
                 }
                 (St::Colon, b':') => {
                     self.st = St::Value;
@@ -432,6 +486,7 @@ impl JsonCore {
             }
         }
         if self.st == St::Str {
+            self.undefer(input, out)?;
             self.take_raw(&input[self.seg..n])?;
         } else {
             self.cut(input, n, out)?;
@@ -472,124 +527,4 @@ impl JsonCore {
             _ => Err(MaskError::Truncated { format: "JSON" }),
         }
     }
-
-    fn finish_string(&mut self, m: &mut Masker, out: &mut Vec<u8>) -> Result<(), MaskError> {
-        let raw = std::mem::take(&mut self.raw);
-        let result = self.finish_string_in(m, &raw, out);
-        self.raw = raw;
-        self.raw.clear();
-        result
-    }
-
-    fn finish_string_in(&mut self, m: &mut Masker, raw: &[u8], out: &mut Vec<u8>) -> Result<(), MaskError> {
-        let result = if self.str_key { self.finish_key(raw, out) } else { self.finish_value(m, raw, out) };
-        self.oversize = false;
-        result
-    }
-
-    fn finish_key(&mut self, raw: &[u8], out: &mut Vec<u8>) -> Result<(), MaskError> {
-        self.st = St::Colon;
-        if self.track_path {
-            let key = if memchr::memchr(b'\\', raw).is_some() {
-                self.scratch.clear();
-                escape::decode(raw, &mut self.scratch).map_err(|w| malformed(w, self.offset))?;
-                &self.scratch[..]
-            } else {
-                raw
-            };
-            self.path.push_key(key);
-            if !self.dropping {
-                self.member_rule = self.profile.rules.lookup(&self.path);
-                if self.member_rule.is_some_and(|r| r.strategy == Strategy::Drop) {
-                    self.start_drop();
-                    return Ok(());
-                }
-            }
-        }
-        self.emit(b"\"", out);
-        self.emit(raw, out);
-        self.emit(b"\"", out);
-        Ok(())
-    }
-
-    fn finish_value(&mut self, m: &mut Masker, raw: &[u8], out: &mut Vec<u8>) -> Result<(), MaskError> {
-        if self.dropping {
-            self.value_done();
-            return Ok(());
-        }
-        if self.oversize {
-            self.commit_pending(out);
-            out.push(b'"');
-            m.replace(self.profile.oversize, b"", out);
-            out.push(b'"');
-            self.value_done();
-            return Ok(());
-        }
-        let decoded: &[u8] = if memchr::memchr(b'\\', raw).is_some() {
-            self.scratch.clear();
-            escape::decode(raw, &mut self.scratch).map_err(|w| malformed(w, self.offset))?;
-            &self.scratch
-        } else {
-            raw
-        };
-        let mut masked = Vec::new();
-        let outcome = match self.member_rule {
-            Some(_) if decoded.is_empty() => Outcome::Unchanged,
-            Some(hit) => {
-                m.replace(hit, decoded, &mut masked);
-                Outcome::Masked
-            }
-            None => mask_string(m, &self.profile, decoded, self.level, &mut masked),
-        };
-        match outcome {
-            Outcome::Drop => self.discard_pending(),
-            Outcome::Unchanged => {
-                self.commit_pending(out);
-                out.push(b'"');
-                out.extend_from_slice(raw);
-                out.push(b'"');
-            }
-            Outcome::Masked => {
-                self.commit_pending(out);
-                out.push(b'"');
-                escape::encode(&masked, out);
-                out.push(b'"');
-            }
-        }
-        self.value_done();
-        Ok(())
-    }
-}
-
-/// Masks one decoded string value: a JSON document inside it is masked as JSON; otherwise
-/// (or if it does not parse) the detectors scan the text.
-fn mask_string(
-    m: &mut Masker,
-    profile: &Arc<Compiled>,
-    text: &[u8],
-    level: u8,
-    out: &mut Vec<u8>,
-) -> Outcome {
-    let trimmed = text.trim_ascii_start();
-    if profile.nested_json
-        && level < MAX_NESTED_DOCUMENTS
-        && matches!(trimmed.first(), Some(b'{' | b'['))
-        && matches!(text.trim_ascii_end().last(), Some(b'}' | b']'))
-    {
-        let saved = m.counts.clone();
-        let mut core = JsonCore::with_level(Arc::clone(profile), false, level + 1);
-        let parsed = core.push(m, text, out).and_then(|()| core.finish(m, out));
-        match parsed {
-            Ok(()) if out.as_slice() == text => {
-                out.clear();
-                return Outcome::Unchanged;
-            }
-            Ok(()) => return Outcome::Masked,
-            Err(_) => {
-                m.counts = saved;
-                out.clear();
-            }
-        }
-    }
-    m.mask_text(text, None, out)
 }
