@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Turns bench/run's raw outputs into bench/results.json and a Markdown table (stdout)."""
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import time
+
+ROWS = ["direct", "nginx", "portcullis-passthrough", "portcullis-full", "portcullis-full-remote-connector"]
+NOTES = {
+    "direct": "wrk straight to the upstream; CPU and memory are the upstream's own",
+    "nginx": "nginx-light, proxy_pass with upstream keepalive 64, access_log off",
+    "portcullis-passthrough": "grant token, rules = [], mask = \"off\", durable recording",
+    "portcullis-full": "OIDC token + active grant, azure-arm, azure-default rules, mask = \"azure\", "
+    "durable recording, embedded connector injecting a static bearer credential",
+}
+PENDING = {
+    "portcullis-full-remote-connector": "the gateway refuses a remote connector name in config "
+    "(\"remote connector is not served yet\"): the tunnel exists as a crate but is not wired "
+    "into the data path, so there is nothing honest to measure",
+}
+
+
+def machine():
+    cpu = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kib = int(f.readline().split()[1])
+    def version(cmd):
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            return (out.stdout + out.stderr).strip().splitlines()[0]
+        except OSError:
+            return None
+    return {
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "memory_gib": round(mem_kib / 1048576, 1),
+        "kernel": platform.release(),
+        "load_average_at_end": list(os.getloadavg()),
+        "nginx": version(["nginx", "-v"]),
+        "wrk": version(["wrk", "-v"]),
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def row(out, name):
+    rounds = []
+    for fn in sorted(os.listdir(out)):
+        if fn.startswith(name + ".wrk."):
+            m = re.search(r"Requests/sec:\s+([\d.]+)", open(os.path.join(out, fn)).read())
+            if m:
+                rounds.append(float(m.group(1)))
+    if not rounds:
+        return None
+    rate = json.load(open(os.path.join(out, name + ".rate.json")))
+    proc = json.load(open(os.path.join(out, name + ".proc.json")))
+    cpu_s = proc["cpu_ticks"] / proc["hz"]
+    idle_path = os.path.join(out, name + ".idle.json")
+    idle = json.load(open(idle_path)) if os.path.exists(idle_path) else None
+    scaling = []
+    for fn in os.listdir(out):
+        m = re.fullmatch(re.escape(name) + r"\.scale\.(\d+)\.json", fn)
+        if m:
+            point = json.load(open(os.path.join(out, fn)))
+            text = open(os.path.join(out, f"{name}.scale.{m.group(1)}")).read()
+            rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+            errors = re.search(r"Socket errors: (.*)", text)
+            scaling.append({"connections": point["connections"], "rps": float(rps.group(1)) if rps else None,
+                            "rss_mib": round(point["rss_kib"] / 1024, 1),
+                            "socket_errors": errors.group(1).strip() if errors else None})
+    scaling.sort(key=lambda p: p["connections"])
+    return {
+        "name": name,
+        "idle_kib_per_connection": idle["kib_per_connection"] if idle else None,
+        "idle_connections": idle["connections"] if idle else None,
+        "scaling": scaling,
+        "rps": round(statistics.median(rounds), 1),
+        "rps_rounds": rounds,
+        "p50_ms": rate["p50_ms"],
+        "p99_ms": rate["p99_ms"],
+        "p999_ms": rate["p999_ms"],
+        "max_ms": rate["max_ms"],
+        "fixed_rate_ok": rate["ok"],
+        "fixed_rate_errors": rate["errors"],
+        "cpu_s_per_10k": round(cpu_s / proc["requests"] * 10000, 3) if proc["requests"] else None,
+        "peak_rss_mib": round(proc["peak_kib"] / 1024, 1),
+        "note": NOTES.get(name, ""),
+    }
+
+
+def fmt(v, digits=2):
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("out")
+    p.add_argument("results")
+    for a in ["connections", "rounds", "seconds", "rate", "load-cpus", "server-cpus"]:
+        p.add_argument("--" + a)
+    a = p.parse_args()
+    rows = {n: row(a.out, n) for n in ROWS}
+    base_nginx = rows["nginx"]["rps"] if rows.get("nginx") else None
+    base_direct = rows["direct"]["rps"] if rows.get("direct") else None
+    result_rows = []
+    for n in ROWS:
+        r = rows[n]
+        if r is None:
+            result_rows.append({"name": n, "pending": True, "reason": PENDING.get(n, "not measured"),
+                                "rps": None, "p50_ms": None, "p99_ms": None, "p999_ms": None,
+                                "cpu_s_per_10k": None, "peak_rss_mib": None,
+                                "ratio_to_nginx": None, "ratio_to_direct": None})
+            continue
+        r["ratio_to_nginx"] = round(r["rps"] / base_nginx, 3) if base_nginx else None
+        r["ratio_to_direct"] = round(r["rps"] / base_direct, 3) if base_direct else None
+        if rows.get("direct"):
+            r["added_p50_ms"] = round(r["p50_ms"] - rows["direct"]["p50_ms"], 3)
+            r["added_p99_ms"] = round(r["p99_ms"] - rows["direct"]["p99_ms"], 3)
+        result_rows.append(r)
+    doc = {
+        "machine": machine(),
+        "method": {
+            "throughput": f"wrk -t1 -c{a.connections}, {a.rounds} rounds of {a.seconds} s after a 2 s "
+            "warm-up; rps is the median round",
+            "latency": f"bench/upstream fixed-rate: {a.rate} req/s over 16 keep-alive connections, "
+            "latency from each request's scheduled send time (no coordinated omission)",
+            "cpu": "user+system seconds of the proxy process(es) over the throughput rounds, per 10k requests",
+            "memory": "VmHWM (peak RSS) of the proxy process(es) at the end of the row",
+            "pinning": "unpinned (fewer than 4 CPUs)" if a.load_cpus == "none" else
+            f"load generators on CPU {a.load_cpus}, upstream and proxy on CPUs {a.server_cpus}",
+        },
+        "rows": result_rows,
+    }
+    with open(a.results, "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    print("| row | req/s (median) | p50 ms | p99 ms | p99.9 ms | CPU s / 10k | peak RSS MiB | × nginx | × direct |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in result_rows:
+        if r.get("pending"):
+            print(f"| {r['name']} | pending: {r['reason']} | | | | | | | |")
+            continue
+        print(f"| {r['name']} | {r['rps']:.0f} | {fmt(r['p50_ms'], 3)} | {fmt(r['p99_ms'], 3)} | "
+              f"{fmt(r['p999_ms'], 3)} | {fmt(r['cpu_s_per_10k'], 3)} | {fmt(r['peak_rss_mib'], 1)} | "
+              f"{fmt(r['ratio_to_nginx'])} | {fmt(r['ratio_to_direct'])} |")
+    measured = [r for r in result_rows if not r.get("pending")]
+    counts = sorted({p["connections"] for r in measured for p in r["scaling"]})
+    if counts:
+        print()
+        print("| row | idle KiB / conn | " + " | ".join(f"req/s @ {c} conns (RSS MiB)" for c in counts) + " |")
+        print("|---|---|" + "---|" * len(counts))
+        for r in measured:
+            cells = []
+            for c in counts:
+                p = next((p for p in r["scaling"] if p["connections"] == c), None)
+                cells.append("—" if not p or p["rps"] is None else
+                             f"{p['rps']:.0f} ({p['rss_mib']:.0f})" + (" ⚠" if p["socket_errors"] else ""))
+            print(f"| {r['name']} | {fmt(r['idle_kib_per_connection'], 1)} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
