@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::seal::SealedRef;
+
 /// The schema version written into every new event.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -23,17 +25,29 @@ pub struct AuditEvent {
     /// What happened.
     #[serde(flatten)]
     pub detail: EventDetail,
+    /// Unmasked bodies stored encrypted to an auditor (filled by
+    /// [`crate::AuditLog::append_sealed`]; absent from the stored JSON when empty, so
+    /// events written before it existed hash the same).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sealed: Vec<SealedRef>,
 }
 
 impl AuditEvent {
     /// An event that happened now.
     pub fn now(detail: EventDetail) -> Self {
-        AuditEvent { schema: SCHEMA_VERSION, at_us: now_us(), detail }
+        AuditEvent::at(now_us(), detail)
     }
 
     /// An event that happened at `at_us`.
     pub fn at(at_us: i64, detail: EventDetail) -> Self {
-        AuditEvent { schema: SCHEMA_VERSION, at_us, detail }
+        AuditEvent { schema: SCHEMA_VERSION, at_us, detail, sealed: Vec::new() }
+    }
+
+    /// Every stored body this event refers to, as (SHA-256, size): its masked bodies,
+    /// then its sealed ones.
+    pub fn stored_refs(&self) -> impl Iterator<Item = (&str, u64)> {
+        let refs = self.detail.body_refs().into_iter().map(|b| (b.sha256.as_str(), b.size));
+        refs.chain(self.sealed.iter().map(|s| (s.sha256.as_str(), s.size)))
     }
 }
 

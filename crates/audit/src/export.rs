@@ -32,11 +32,12 @@
 use std::collections::HashMap;
 
 use futures_util::TryStreamExt;
+use portcullis_store::PoolRef;
 use serde_json::{json, Value};
-use sqlx::{Row as _, SqlitePool};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::chain::decode;
+use crate::db::with_pool;
 use crate::{principal_key, AuditError, AuditEvent, AuditReason, EventDetail, Outcome};
 
 /// Export formats.
@@ -50,44 +51,51 @@ pub enum ExportFormat {
 
 /// Streams every event recorded at or after `since_us` (all when `None`) to `out`, one
 /// JSON object per line. Returns the number of events written.
-pub async fn export<W: AsyncWrite + Unpin>(
-    pool: &SqlitePool,
+pub async fn export<'a, W: AsyncWrite + Unpin>(
+    pool: impl Into<PoolRef<'a>>,
     format: ExportFormat,
     since_us: Option<i64>,
     out: &mut W,
 ) -> Result<u64, AuditError> {
-    let mut rows = sqlx::query(
-        "SELECT stream, seq, id, at_us, body, prev_hash, hash FROM audit_events \
-         WHERE ?1 IS NULL OR at_us >= ?1 ORDER BY stream, seq",
-    )
-    .bind(since_us)
-    .fetch(pool);
     let mut methods: HashMap<String, String> = HashMap::new();
     let mut written = 0u64;
-    while let Some(row) = rows.try_next().await.map_err(|e| AuditError::query("reading events", e))? {
-        let stream: String = row.get(0);
-        let seq: i64 = row.get(1);
-        let id: String = row.get(2);
-        let event = decode(row.get::<&str, _>(4))?;
-        let hash: String = row.get(6);
-        let value = match format {
-            ExportFormat::Jsonl => json!({
-                "stream": stream, "seq": seq, "id": id, "at": rfc3339(event.at_us),
-                "prev_hash": row.get::<String, _>(5), "hash": hash, "event": event,
-            }),
-            ExportFormat::Ocsf => ocsf(&stream, seq, &id, &hash, &event, &mut methods),
-        };
-        let mut line = value.to_string();
-        line.push('\n');
-        out.write_all(line.as_bytes())
-            .await
-            .map_err(|e| AuditError::new(AuditReason::Output, format!("writing the export: {e}")))?;
-        written += 1;
-    }
+    with_pool!(pool.into(), |p| {
+        let mut rows = sqlx::query_as::<_, (String, i64, String, i64, String, String, String)>(
+            "SELECT stream, seq, id, at_us, body, prev_hash, hash FROM audit_events \
+             WHERE $1 IS NULL OR at_us >= $1 ORDER BY stream, seq",
+        )
+        .bind(since_us)
+        .fetch(p);
+        while let Some(row) = rows.try_next().await.map_err(|e| AuditError::query("reading events", e))? {
+            write_line(row, format, &mut methods, out).await?;
+            written += 1;
+        }
+    });
     out.flush()
         .await
         .map_err(|e| AuditError::new(AuditReason::Output, format!("writing the export: {e}")))?;
     Ok(written)
+}
+
+async fn write_line<W: AsyncWrite + Unpin>(
+    (stream, seq, id, _at_us, body, prev_hash, hash): (String, i64, String, i64, String, String, String),
+    format: ExportFormat,
+    methods: &mut HashMap<String, String>,
+    out: &mut W,
+) -> Result<(), AuditError> {
+    let event = decode(&body)?;
+    let value = match format {
+        ExportFormat::Jsonl => json!({
+            "stream": stream, "seq": seq, "id": id, "at": rfc3339(event.at_us),
+            "prev_hash": prev_hash, "hash": hash, "event": event,
+        }),
+        ExportFormat::Ocsf => ocsf(&stream, seq, &id, &hash, &event, methods),
+    };
+    let mut line = value.to_string();
+    line.push('\n');
+    out.write_all(line.as_bytes())
+        .await
+        .map_err(|e| AuditError::new(AuditReason::Output, format!("writing the export: {e}")))
 }
 
 fn rfc3339(at_us: i64) -> String {

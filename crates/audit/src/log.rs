@@ -4,13 +4,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use portcullis_store::{SqliteStore, Store};
+use portcullis_store::{Store, StoreHandle};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::chain::{blob_hash, encode};
 use crate::keys::Signer;
 use crate::retention::{RetentionPolicy, RetentionReport};
+use crate::seal::{SealedRef, Sealer};
+use crate::webhook::{WebhookConfig, WebhookSink, WebhookStats};
 use crate::writer::{Command, Pending, Writer};
 use crate::{AuditError, AuditEvent, AuditReason};
 
@@ -28,6 +30,13 @@ pub struct AuditConfig {
     pub checkpoint_interval: Duration,
     /// How often the writer probes a failed store.
     pub retry_interval: Duration,
+    /// An auditor's age X25519 recipient (`age1…`). When set, the unmasked bodies given
+    /// to [`AuditLog::append_sealed`] are stored encrypted to it: the gateway cannot read
+    /// them back, the auditor decrypts with `portcullis sessions show --decrypt KEYFILE`.
+    /// When unset, unmasked bodies are never stored.
+    pub auditor_recipient: Option<String>,
+    /// Streams every committed event to a URL (see [`WebhookConfig`]).
+    pub webhook: Option<WebhookConfig>,
 }
 
 impl Default for AuditConfig {
@@ -38,6 +47,8 @@ impl Default for AuditConfig {
             checkpoint_every: 1_000,
             checkpoint_interval: Duration::from_secs(10),
             retry_interval: Duration::from_millis(250),
+            auditor_recipient: None,
+            webhook: None,
         }
     }
 }
@@ -62,6 +73,8 @@ pub struct AuditStatus {
     pub detail: Option<String>,
     /// Events waiting for the writer.
     pub queued: usize,
+    /// The webhook sink's counters, when one is configured.
+    pub webhook: Option<WebhookStats>,
 }
 
 #[derive(Debug)]
@@ -96,33 +109,39 @@ impl Shared {
 /// The audit log of one gateway: a cheap, cloneable handle to the dedicated writer task.
 ///
 /// Every event is acknowledged only after the transaction that holds it is committed
-/// (SQLite WAL with `synchronous=FULL`), so an acknowledged event survives `kill -9` and
-/// power loss. Events are committed in batches (group commit) in the order they were
+/// (SQLite WAL with `synchronous=FULL`; PostgreSQL with its default `synchronous_commit`),
+/// so an acknowledged event survives `kill -9` and power loss. Events are committed in batches (group commit) in the order they were
 /// queued, each linked to the previous one by its hash.
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     tx: mpsc::Sender<Command>,
     shared: Arc<Shared>,
     stream: Arc<str>,
+    sealer: Option<Arc<Sealer>>,
+    webhook: Option<WebhookSink>,
 }
 
 impl AuditLog {
     /// Applies the audit migrations, loads (or creates) the signing key in the store's
-    /// data directory, and starts the writer task on the current Tokio runtime.
-    pub async fn open(store: &SqliteStore, config: AuditConfig) -> Result<Self, AuditError> {
+    /// data directory, and starts the writer task on the current Tokio runtime. `store` is
+    /// a `&SqliteStore`, a `&PgStore` or a [`StoreHandle`].
+    pub async fn open(store: impl Into<StoreHandle>, config: AuditConfig) -> Result<Self, AuditError> {
+        let store: StoreHandle = store.into();
         store
-            .migrate(crate::COMPONENT, crate::SQLITE_MIGRATIONS)
+            .migrate(crate::COMPONENT, crate::SQLITE_MIGRATIONS, crate::PG_MIGRATIONS)
             .await
             .map_err(|e| AuditError::new(AuditReason::StoreUnavailable, e.detail))?;
-        let data_dir = store.path().parent().unwrap_or(std::path::Path::new("."));
-        let signer = Signer::load_or_create(data_dir)?;
+        let signer = Signer::load_or_create(store.data_dir())?;
+        let sealer = config.auditor_recipient.as_deref().map(Sealer::new).transpose()?.map(Arc::new);
+        let webhook = config.webhook.clone().map(WebhookSink::start).transpose()?;
         let stream: Arc<str> = Arc::from(store.gateway_id());
         let shared = Arc::new(Shared { healthy: AtomicBool::new(true), last_error: Mutex::new(None) });
         let writer =
-            Writer::start(store.clone(), stream.to_string(), signer, config.clone(), shared.clone()).await?;
+            Writer::start(store, stream.to_string(), signer, config.clone(), shared.clone(), webhook.clone())
+                .await?;
         let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
         tokio::spawn(writer.run(rx));
-        Ok(AuditLog { tx, shared, stream })
+        Ok(AuditLog { tx, shared, stream, sealer, webhook })
     }
 
     /// This gateway's stream (its gateway id).
@@ -143,10 +162,31 @@ impl AuditLog {
         event: AuditEvent,
         bodies: Vec<Vec<u8>>,
     ) -> Result<EventId, AuditError> {
+        self.append_sealed(event, bodies, Vec::new()).await
+    }
+
+    /// As [`AuditLog::append_with_bodies`], and also the `unmasked` bodies (e.g. the
+    /// response before masking), each stored encrypted to the auditor's recipient
+    /// ([`AuditConfig::auditor_recipient`]) and listed in the event's
+    /// [`AuditEvent::sealed`], so the chain covers them. Without a recipient configured,
+    /// `unmasked` is dropped: it is never stored in the clear.
+    pub async fn append_sealed(
+        &self,
+        mut event: AuditEvent,
+        mut bodies: Vec<Vec<u8>>,
+        unmasked: Vec<Vec<u8>>,
+    ) -> Result<EventId, AuditError> {
         if !self.shared.is_healthy() {
             return Err(self.shared.last_error());
         }
-        let blob_bytes = event.detail.body_refs().iter().map(|b| b.size).sum::<u64>();
+        if let Some(sealer) = &self.sealer {
+            for plain in &unmasked {
+                let sealed = sealer.seal(plain)?;
+                event.sealed.push(SealedRef::of(&sealed, sealer.recipient()));
+                bodies.push(sealed);
+            }
+        }
+        let blob_bytes = event.stored_refs().map(|(_, size)| size).sum::<u64>();
         let derived = event.detail.derived();
         let body = encode(&event)?;
         let bodies = bodies.into_iter().map(|b| (blob_hash(&b), b)).collect();
@@ -188,6 +228,7 @@ impl AuditLog {
             reason: err.as_ref().map(|e| e.reason),
             detail: err.map(|e| e.detail),
             queued: self.tx.max_capacity() - self.tx.capacity(),
+            webhook: self.webhook.as_ref().map(WebhookSink::stats),
         }
     }
 
@@ -222,7 +263,21 @@ fn closed() -> AuditError {
     AuditError::new(AuditReason::Closed, "the audit writer has stopped")
 }
 
-/// Probes the store; used by the writer while recovering.
-pub(crate) async fn probe(store: &SqliteStore) -> Result<(), AuditError> {
-    store.health().await.map_err(|e| AuditError::new(AuditReason::StoreUnavailable, e.detail))
+/// Probes the store; used by the writer while recovering. Beyond the store's own health
+/// write, it inserts an event row (seq 0, never a real one) and rolls it back, so the
+/// probe fails for exactly the reasons a commit would.
+pub(crate) async fn probe(store: &StoreHandle, stream: &str) -> Result<(), AuditError> {
+    store.health().await.map_err(|e| AuditError::new(AuditReason::StoreUnavailable, e.detail))?;
+    let mut tx = crate::db::Tx::begin(store.pool()).await?;
+    crate::db::with_tx!(&mut tx, |t| sqlx::query(
+        "INSERT INTO audit_events (stream, seq, id, at_us, kind, blob_bytes, body, prev_hash, hash) \
+         VALUES ($1, 0, 'probe', 0, 'probe', 0, '', '', '')"
+    )
+    .bind(stream)
+    .execute(&mut **t)
+    .await
+    .map(drop))
+    .map_err(|e| AuditError::db(AuditReason::StoreUnavailable, "probing the audit table", e))?;
+    crate::db::with_tx!(tx, |t| t.rollback().await)
+        .map_err(|e| AuditError::db(AuditReason::StoreUnavailable, "probing the audit table", e))
 }

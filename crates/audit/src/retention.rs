@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::db::with_tx;
 use crate::writer::Writer;
 use crate::{AuditError, AuditEvent, AuditReason, EventDetail};
 
@@ -42,17 +43,19 @@ fn unavailable(context: &str, e: sqlx::Error) -> AuditError {
 
 pub(crate) async fn prune(w: &mut Writer, policy: &RetentionPolicy) -> Result<RetentionReport, AuditError> {
     let mut tx = w.begin().await?;
+    let stream = w.stream.clone();
     let mut cutoff: i64 = 0;
     let mut rule = Vec::new();
     if let Some(age) = policy.max_age {
         let limit = crate::event::now_us().saturating_sub(i64::try_from(age.as_micros()).unwrap_or(i64::MAX));
-        let by_age: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(seq) FROM audit_events WHERE stream = ? AND at_us < ?")
-                .bind(&w.stream)
-                .bind(limit)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| unavailable("finding events past max_age", e))?;
+        let by_age: Option<i64> = with_tx!(&mut tx, |t| sqlx::query_scalar(
+            "SELECT MAX(seq) FROM audit_events WHERE stream = $1 AND at_us < $2"
+        )
+        .bind(&stream)
+        .bind(limit)
+        .fetch_one(&mut **t)
+        .await)
+        .map_err(|e| unavailable("finding events past max_age", e))?;
         if let Some(seq) = by_age.filter(|s| *s > cutoff) {
             cutoff = seq;
             rule.push("max_age");
@@ -60,27 +63,29 @@ pub(crate) async fn prune(w: &mut Writer, policy: &RetentionPolicy) -> Result<Re
     }
     if let Some(max) = policy.max_bytes {
         // The newest seq whose suffix sum of sizes exceeds `max`: everything up to it goes.
-        let by_size: Option<i64> = sqlx::query_scalar(
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        let by_size: Option<i64> = with_tx!(&mut tx, |t| sqlx::query_scalar(
             "SELECT MAX(seq) FROM (SELECT seq, SUM(LENGTH(body) + blob_bytes) OVER (ORDER BY seq DESC) AS kept \
-             FROM audit_events WHERE stream = ?) WHERE kept > ?",
+             FROM audit_events WHERE stream = $1) AS suffix WHERE kept > $2"
         )
-        .bind(&w.stream)
-        .bind(i64::try_from(max).unwrap_or(i64::MAX))
-        .fetch_one(&mut *tx)
-        .await
+        .bind(&stream)
+        .bind(max)
+        .fetch_one(&mut **t)
+        .await)
         .map_err(|e| unavailable("finding events past max_bytes", e))?;
         if let Some(seq) = by_size.filter(|s| *s > cutoff) {
             cutoff = seq;
             rule.push("max_bytes");
         }
     }
-    let anchor: Option<String> =
-        sqlx::query_scalar("SELECT hash FROM audit_events WHERE stream = ? AND seq = ?")
-            .bind(&w.stream)
-            .bind(cutoff)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| unavailable("reading the retention anchor", e))?;
+    let anchor: Option<String> = with_tx!(&mut tx, |t| sqlx::query_scalar(
+        "SELECT hash FROM audit_events WHERE stream = $1 AND seq = $2"
+    )
+    .bind(&stream)
+    .bind(cutoff)
+    .fetch_optional(&mut **t)
+    .await)
+    .map_err(|e| unavailable("reading the retention anchor", e))?;
     let Some(anchor_hash) = anchor else {
         return Ok(RetentionReport {
             events_removed: 0,
@@ -89,25 +94,24 @@ pub(crate) async fn prune(w: &mut Writer, policy: &RetentionPolicy) -> Result<Re
             recorded_as: None,
         });
     };
-    let events = sqlx::query("DELETE FROM audit_events WHERE stream = ? AND seq <= ?")
-        .bind(&w.stream)
-        .bind(cutoff)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unavailable("removing old events", e))?
-        .rows_affected();
-    sqlx::query("DELETE FROM audit_checkpoints WHERE stream = ? AND seq <= ?")
-        .bind(&w.stream)
-        .bind(cutoff)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unavailable("removing old checkpoints", e))?;
-    let blobs = sqlx::query("DELETE FROM audit_blobs WHERE last_seq <= ?")
-        .bind(cutoff)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unavailable("removing old bodies", e))?
-        .rows_affected();
+    let mut removed = [0u64; 3];
+    for (i, (sql, what)) in [
+        ("DELETE FROM audit_events WHERE stream = $1 AND seq <= $2", "removing old events"),
+        ("DELETE FROM audit_checkpoints WHERE stream = $1 AND seq <= $2", "removing old checkpoints"),
+        ("DELETE FROM audit_blobs WHERE stream = $1 AND last_seq <= $2", "removing old bodies"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        removed[i] = with_tx!(&mut tx, |t| sqlx::query(sql)
+            .bind(&stream)
+            .bind(cutoff)
+            .execute(&mut **t)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| unavailable(what, e))?;
+    }
+    let [events, _, blobs] = removed;
     let record = AuditEvent::now(EventDetail::Retention {
         pruned_through_seq: cutoff,
         anchor_hash,
@@ -117,7 +121,7 @@ pub(crate) async fn prune(w: &mut Writer, policy: &RetentionPolicy) -> Result<Re
     });
     let (seq, hash) = w.append_in(&mut tx, &record).await?;
     w.insert_checkpoint(&mut tx, seq, &hash).await?;
-    tx.commit().await.map_err(|e| unavailable("committing retention", e))?;
+    tx.commit("committing retention").await?;
     w.advance(seq, hash, true);
     tracing::info!(events, blobs, pruned_through = cutoff, "audit retention applied");
     Ok(RetentionReport {

@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use portcullis_store::PoolRef;
 use serde::Serialize;
-use sqlx::{Row as _, SqlitePool};
 
 use crate::chain::decode;
+use crate::db::with_pool;
 use crate::render::summarize;
 use crate::{AuditError, AuditEvent, BodyRef, EventDetail, Header};
 
@@ -44,37 +45,45 @@ pub struct SessionSummary {
     pub events: i64,
 }
 
-/// Lists sessions, oldest first.
-pub async fn list_sessions(
-    pool: &SqlitePool,
+type SummaryTuple = (String, Option<String>, Option<String>, i64, i64, Option<i64>, Option<i64>, i64);
+
+/// Lists sessions, oldest first. `pool` is a `&SqlitePool`, a `&PgPool` or a [`PoolRef`].
+pub async fn list_sessions<'a>(
+    pool: impl Into<PoolRef<'a>>,
     filter: &SessionFilter,
 ) -> Result<Vec<SessionSummary>, AuditError> {
-    let rows = sqlx::query(
+    // Counts are cast to BIGINT so both backends return an i64 (PostgreSQL's SUM of
+    // integers would otherwise be NUMERIC).
+    let rows: Vec<SummaryTuple> = with_pool!(pool.into(), |p| sqlx::query_as(
         "SELECT grant_id, MAX(principal), MAX(connection), MIN(at_us), MAX(at_us), \
-                SUM(kind = 'request'), SUM(kind = 'response' AND status >= 400), COUNT(*) \
+                CAST(SUM(CASE WHEN kind = 'request' THEN 1 ELSE 0 END) AS BIGINT), \
+                CAST(SUM(CASE WHEN kind = 'response' AND status >= 400 THEN 1 ELSE 0 END) AS BIGINT), \
+                CAST(COUNT(*) AS BIGINT) \
          FROM audit_events WHERE grant_id IS NOT NULL GROUP BY grant_id \
-         HAVING (?1 IS NULL OR SUM(principal = ?1) > 0) \
-            AND (?2 IS NULL OR SUM(connection = ?2) > 0) \
-            AND (?3 IS NULL OR MAX(at_us) >= ?3) \
+         HAVING ($1 IS NULL OR SUM(CASE WHEN principal = $1 THEN 1 ELSE 0 END) > 0) \
+            AND ($2 IS NULL OR SUM(CASE WHEN connection = $2 THEN 1 ELSE 0 END) > 0) \
+            AND ($3 IS NULL OR MAX(at_us) >= $3) \
          ORDER BY MIN(at_us), grant_id",
     )
     .bind(filter.principal.as_deref())
     .bind(filter.connection.as_deref())
     .bind(filter.since_us)
-    .fetch_all(pool)
-    .await
+    .fetch_all(p)
+    .await)
     .map_err(|e| AuditError::query("listing sessions", e))?;
     Ok(rows
         .into_iter()
-        .map(|r| SessionSummary {
-            grant_id: r.get(0),
-            principal: r.get(1),
-            connection: r.get(2),
-            started_at_us: r.get(3),
-            last_at_us: r.get(4),
-            requests: r.get::<Option<i64>, _>(5).unwrap_or(0),
-            errors: r.get::<Option<i64>, _>(6).unwrap_or(0),
-            events: r.get(7),
+        .map(|(grant_id, principal, connection, started_at_us, last_at_us, requests, errors, events)| {
+            SessionSummary {
+                grant_id,
+                principal,
+                connection,
+                started_at_us,
+                last_at_us,
+                requests: requests.unwrap_or(0),
+                errors: errors.unwrap_or(0),
+                events,
+            }
         })
         .collect())
 }
@@ -104,20 +113,25 @@ pub struct SessionTimeline {
 }
 
 async fn session_events(
-    pool: &SqlitePool,
+    pool: PoolRef<'_>,
     grant_id: &str,
 ) -> Result<Vec<(i64, String, AuditEvent)>, AuditError> {
-    let rows = sqlx::query("SELECT seq, id, body FROM audit_events WHERE grant_id = ? ORDER BY stream, seq")
-        .bind(grant_id)
-        .fetch_all(pool)
-        .await
-        .map_err(|e| AuditError::query("reading a session", e))?;
-    rows.into_iter().map(|r| Ok((r.get(0), r.get(1), decode(r.get::<&str, _>(2))?))).collect()
+    let rows: Vec<(i64, String, String)> = with_pool!(pool, |p| sqlx::query_as(
+        "SELECT seq, id, body FROM audit_events WHERE grant_id = $1 ORDER BY stream, seq"
+    )
+    .bind(grant_id)
+    .fetch_all(p)
+    .await)
+    .map_err(|e| AuditError::query("reading a session", e))?;
+    rows.into_iter().map(|(seq, id, body)| Ok((seq, id, decode(&body)?))).collect()
 }
 
 /// The timeline of one session; `None` when nothing was recorded under `grant_id`.
-pub async fn show_session(pool: &SqlitePool, grant_id: &str) -> Result<Option<SessionTimeline>, AuditError> {
-    let events = session_events(pool, grant_id).await?;
+pub async fn show_session<'a>(
+    pool: impl Into<PoolRef<'a>>,
+    grant_id: &str,
+) -> Result<Option<SessionTimeline>, AuditError> {
+    let events = session_events(pool.into(), grant_id).await?;
     if events.is_empty() {
         return Ok(None);
     }
@@ -187,8 +201,11 @@ impl SessionReplay {
 }
 
 /// The replay of one session; `None` when nothing was recorded under `grant_id`.
-pub async fn replay(pool: &SqlitePool, grant_id: &str) -> Result<Option<SessionReplay>, AuditError> {
-    let events = session_events(pool, grant_id).await?;
+pub async fn replay<'a>(
+    pool: impl Into<PoolRef<'a>>,
+    grant_id: &str,
+) -> Result<Option<SessionReplay>, AuditError> {
+    let events = session_events(pool.into(), grant_id).await?;
     if events.is_empty() {
         return Ok(None);
     }
@@ -237,10 +254,14 @@ pub async fn replay(pool: &SqlitePool, grant_id: &str) -> Result<Option<SessionR
 }
 
 /// A stored body by its SHA-256 (hex), e.g. to show a full masked response.
-pub async fn read_body(pool: &SqlitePool, sha256: &str) -> Result<Option<Vec<u8>>, AuditError> {
-    sqlx::query_scalar("SELECT content FROM audit_blobs WHERE hash = ?")
+/// `pool` is a `&SqlitePool`, a `&PgPool` or a [`PoolRef`].
+pub async fn read_body<'a>(
+    pool: impl Into<PoolRef<'a>>,
+    sha256: &str,
+) -> Result<Option<Vec<u8>>, AuditError> {
+    with_pool!(pool.into(), |p| sqlx::query_scalar("SELECT content FROM audit_blobs WHERE hash = $1 LIMIT 1")
         .bind(sha256)
-        .fetch_optional(pool)
-        .await
-        .map_err(|e| AuditError::query("reading a body", e))
+        .fetch_optional(p)
+        .await)
+    .map_err(|e| AuditError::query("reading a body", e))
 }

@@ -4,10 +4,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use futures_util::TryStreamExt;
+use portcullis_store::PoolRef;
 use serde::Serialize;
-use sqlx::{Row as _, SqlitePool};
 
 use crate::chain::{blob_hash, checkpoint_message, decode, Link, GENESIS};
+use crate::db::with_pool;
 use crate::keys::signature_valid;
 use crate::{AuditError, EventDetail};
 
@@ -117,7 +118,71 @@ struct Checkpoint {
 #[derive(Default)]
 struct Scan {
     problems: Vec<Break>,
-    refs: HashMap<String, (String, i64, u64)>,
+    /// (stream, body hash) → (first seq referring to it, size).
+    refs: HashMap<(String, String), (i64, u64)>,
+}
+
+/// The event walk's state, across streams.
+struct Walk {
+    scan: Scan,
+    streams: Vec<StreamSummary>,
+    state: StreamState,
+}
+
+impl Walk {
+    fn event(
+        &mut self,
+        row: EventTuple,
+        checkpoints: &mut BTreeMap<(String, i64), Checkpoint>,
+        keys: &HashMap<String, HashSet<String>>,
+        options: &VerifyOptions,
+    ) {
+        let (
+            stream,
+            seq,
+            id,
+            at_us,
+            kind,
+            grant_id,
+            principal,
+            connection,
+            status,
+            blob_bytes,
+            body,
+            prev_hash,
+            hash,
+        ) = row;
+        if self.streams.last().map(|s| s.stream != stream).unwrap_or(true) {
+            if let Some(done) = self.streams.last_mut() {
+                self.state.finish(done, &mut self.scan);
+            }
+            self.streams.push(StreamSummary { stream: stream.clone(), ..StreamSummary::default() });
+            self.state = StreamState::default();
+        }
+        let Some(summary) = self.streams.last_mut() else { return };
+        let ev = EventRow {
+            stream: &stream,
+            seq,
+            id,
+            at_us,
+            kind,
+            grant_id,
+            principal,
+            connection,
+            status,
+            blob_bytes,
+            body,
+            prev_hash,
+            hash,
+        };
+        self.state.check_event(&ev, summary, &mut self.scan);
+        if let Some(cp) = checkpoints.remove(&(stream.clone(), ev.seq)) {
+            let previous = summary.last_signed_seq;
+            check_checkpoint(&stream, ev.seq, previous, &ev.hash, &cp, keys, options, &mut self.scan);
+            summary.checkpoints += 1;
+            summary.last_signed_seq = ev.seq;
+        }
+    }
 }
 
 impl Scan {
@@ -138,81 +203,60 @@ fn q(context: &str) -> impl FnOnce(sqlx::Error) -> AuditError + '_ {
     move |e| AuditError::query(context, e)
 }
 
-/// Checks the whole log in `pool`.
-pub async fn verify(pool: &SqlitePool, options: &VerifyOptions) -> Result<VerifyReport, AuditError> {
+type EventTuple = (
+    String,
+    i64,
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    i64,
+    String,
+    String,
+    String,
+);
+
+const EVENTS_SQL: &str = "SELECT stream, seq, id, at_us, kind, grant_id, principal, connection, status, \
+                          blob_bytes, body, prev_hash, hash FROM audit_events ORDER BY stream, seq";
+
+/// Checks the whole log in `pool` (every stream: on PostgreSQL, every gateway's).
+/// `pool` is a `&SqlitePool`, a `&PgPool` or a [`PoolRef`].
+pub async fn verify<'a>(
+    pool: impl Into<PoolRef<'a>>,
+    options: &VerifyOptions,
+) -> Result<VerifyReport, AuditError> {
+    let pool: PoolRef<'a> = pool.into();
     let mut keys: HashMap<String, HashSet<String>> = HashMap::new();
-    for row in sqlx::query("SELECT stream, public_key FROM audit_keys")
-        .fetch_all(pool)
-        .await
-        .map_err(q("reading keys"))?
-    {
-        keys.entry(row.get(0)).or_default().insert(row.get::<String, _>(1).to_ascii_lowercase());
+    let key_rows: Vec<(String, String)> =
+        with_pool!(pool, |p| sqlx::query_as("SELECT stream, public_key FROM audit_keys").fetch_all(p).await)
+            .map_err(q("reading keys"))?;
+    for (stream, key) in key_rows {
+        keys.entry(stream).or_default().insert(key.to_ascii_lowercase());
     }
     let mut checkpoints: BTreeMap<(String, i64), Checkpoint> = BTreeMap::new();
-    let rows = sqlx::query("SELECT stream, seq, hash, at_us, public_key, signature FROM audit_checkpoints")
-        .fetch_all(pool)
-        .await
-        .map_err(q("reading checkpoints"))?;
-    for row in rows {
-        checkpoints.insert(
-            (row.get(0), row.get(1)),
-            Checkpoint { hash: row.get(2), at_us: row.get(3), key: row.get(4), signature: row.get(5) },
-        );
+    let rows: Vec<(String, i64, String, i64, String, String)> = with_pool!(pool, |p| sqlx::query_as(
+        "SELECT stream, seq, hash, at_us, public_key, signature FROM audit_checkpoints"
+    )
+    .fetch_all(p)
+    .await)
+    .map_err(q("reading checkpoints"))?;
+    for (stream, seq, hash, at_us, key, signature) in rows {
+        checkpoints.insert((stream, seq), Checkpoint { hash, at_us, key, signature });
     }
 
-    let mut scan = Scan::default();
-    let mut streams: Vec<StreamSummary> = Vec::new();
-    let mut stream_state = StreamState::default();
-    let mut events = sqlx::query(
-        "SELECT stream, seq, id, at_us, kind, grant_id, principal, connection, status, blob_bytes, body, prev_hash, hash \
-         FROM audit_events ORDER BY stream, seq",
-    )
-    .fetch(pool);
-    while let Some(row) = events.try_next().await.map_err(q("reading events"))? {
-        let stream: String = row.get(0);
-        if streams.last().map(|s| s.stream != stream).unwrap_or(true) {
-            if let Some(done) = streams.last_mut() {
-                stream_state.finish(done, &mut scan);
-            }
-            streams.push(StreamSummary { stream: stream.clone(), ..StreamSummary::default() });
-            stream_state = StreamState::default();
+    let mut walk = Walk { scan: Scan::default(), streams: Vec::new(), state: StreamState::default() };
+    with_pool!(pool, |p| {
+        let mut events = sqlx::query_as::<_, EventTuple>(EVENTS_SQL).fetch(p);
+        while let Some(row) = events.try_next().await.map_err(q("reading events"))? {
+            walk.event(row, &mut checkpoints, &keys, options);
         }
-        let summary =
-            streams.last_mut().ok_or_else(|| AuditError::new(crate::AuditReason::Query, "no stream"))?;
-        let ev = EventRow {
-            stream: &stream,
-            seq: row.get(1),
-            id: row.get(2),
-            at_us: row.get(3),
-            kind: row.get(4),
-            grant_id: row.get(5),
-            principal: row.get(6),
-            connection: row.get(7),
-            status: row.get(8),
-            blob_bytes: row.get(9),
-            body: row.get(10),
-            prev_hash: row.get(11),
-            hash: row.get(12),
-        };
-        stream_state.check_event(&ev, summary, &mut scan);
-        if let Some(cp) = checkpoints.remove(&(stream.clone(), ev.seq)) {
-            check_checkpoint(
-                &stream,
-                ev.seq,
-                summary.last_signed_seq,
-                &ev.hash,
-                &cp,
-                &keys,
-                options,
-                &mut scan,
-            );
-            summary.checkpoints += 1;
-            summary.last_signed_seq = ev.seq;
-        }
-    }
-    drop(events);
+    });
+    let Walk { mut scan, mut streams, mut state } = walk;
     if let Some(done) = streams.last_mut() {
-        stream_state.finish(done, &mut scan);
+        state.finish(done, &mut scan);
     }
     // Checkpoints whose event is gone: the log was truncated (or an event removed).
     for ((stream, seq), cp) in checkpoints {
@@ -229,33 +273,34 @@ pub async fn verify(pool: &SqlitePool, options: &VerifyOptions) -> Result<Verify
     }
 
     let mut blobs = 0u64;
-    let mut stored = sqlx::query("SELECT hash, size, content FROM audit_blobs").fetch(pool);
     let mut present = HashSet::new();
-    while let Some(row) = stored.try_next().await.map_err(q("reading bodies"))? {
-        blobs += 1;
-        let hash: String = row.get(0);
-        let size: i64 = row.get(1);
-        let content: Vec<u8> = row.get(2);
-        if blob_hash(&content) != hash || size != content.len() as i64 {
-            let (stream, seq) = scan.refs.get(&hash).map(|(s, q, _)| (s.clone(), *q)).unwrap_or_default();
-            scan.report(
-                &stream,
-                seq,
-                None,
-                Problem::BodyAltered,
-                format!("the stored body {hash} was altered"),
-            );
+    with_pool!(pool, |p| {
+        let mut stored = sqlx::query_as::<_, (String, String, i64, Vec<u8>)>(
+            "SELECT stream, hash, size, content FROM audit_blobs",
+        )
+        .fetch(p);
+        while let Some((stream, hash, size, content)) =
+            stored.try_next().await.map_err(q("reading bodies"))?
+        {
+            blobs += 1;
+            if blob_hash(&content) != hash || size != content.len() as i64 {
+                let key = (stream.clone(), hash.clone());
+                let seq = scan.refs.get(&key).map(|(seq, _)| *seq).unwrap_or_default();
+                scan.report(
+                    &stream,
+                    seq,
+                    None,
+                    Problem::BodyAltered,
+                    format!("the stored body {hash} was altered"),
+                );
+            }
+            present.insert((stream, hash));
         }
-        present.insert(hash);
-    }
-    drop(stored);
-    let missing: Vec<_> = scan
-        .refs
-        .iter()
-        .filter(|(h, _)| !present.contains(*h))
-        .map(|(h, v)| (h.clone(), v.clone()))
-        .collect();
-    for (hash, (stream, seq, _)) in missing {
+    });
+    let mut missing: Vec<_> =
+        scan.refs.iter().filter(|(k, _)| !present.contains(*k)).map(|(k, v)| (k.clone(), v.0)).collect();
+    missing.sort();
+    for ((stream, hash), seq) in missing {
         scan.report(
             &stream,
             seq,
@@ -400,7 +445,7 @@ impl StreamState {
             Err(e) => scan.report(ev.stream, ev.seq, id, Problem::Unparseable, e.detail),
             Ok(event) => {
                 let d = event.detail.derived();
-                let blob_bytes: u64 = event.detail.body_refs().iter().map(|b| b.size).sum();
+                let blob_bytes: u64 = event.stored_refs().map(|(_, size)| size).sum();
                 if d.kind != ev.kind
                     || d.grant_id != ev.grant_id
                     || d.principal != ev.principal
@@ -417,10 +462,8 @@ impl StreamState {
                         format!("event {}'s index columns disagree with its body", ev.seq),
                     );
                 }
-                for body in event.detail.body_refs() {
-                    scan.refs
-                        .entry(body.sha256.clone())
-                        .or_insert_with(|| (ev.stream.to_owned(), ev.seq, body.size));
+                for (sha256, size) in event.stored_refs() {
+                    scan.refs.entry((ev.stream.to_owned(), sha256.to_owned())).or_insert((ev.seq, size));
                 }
                 if let EventDetail::Retention { pruned_through_seq, anchor_hash, .. } = event.detail {
                     self.anchors.push((pruned_through_seq, anchor_hash));

@@ -9,15 +9,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use portcullis_store::SqliteStore;
-use sqlx::{QueryBuilder, Sqlite, Transaction};
+use portcullis_store::StoreHandle;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::chain::{checkpoint_message, encode, Link, GENESIS};
+use crate::db::{with_pool, Tx};
 use crate::event::Derived;
 use crate::keys::Signer;
 use crate::log::{probe, AuditConfig, EventId, Shared};
 use crate::retention::{self, RetentionPolicy, RetentionReport};
+use crate::sql::{insert_blobs, insert_rows};
+use crate::webhook::WebhookSink;
 use crate::{AuditError, AuditEvent, AuditReason};
 
 /// An event waiting to be committed (serialized by the sender, off the writer's path).
@@ -54,11 +56,8 @@ pub(crate) struct Row<'a> {
     pub(crate) hash: String,
 }
 
-/// Rows per INSERT statement (13 parameters each, under SQLite's 32,766).
-const ROWS_PER_STATEMENT: usize = 256;
-
 pub(crate) struct Writer {
-    store: SqliteStore,
+    pub(crate) store: StoreHandle,
     pub(crate) stream: String,
     signer: Signer,
     config: AuditConfig,
@@ -67,15 +66,17 @@ pub(crate) struct Writer {
     pub(crate) head_hash: String,
     signed_seq: i64,
     oldest_unsigned: Option<Instant>,
+    sink: Option<WebhookSink>,
 }
 
 impl Writer {
     pub(crate) async fn start(
-        store: SqliteStore,
+        store: StoreHandle,
         stream: String,
         signer: Signer,
         config: AuditConfig,
         shared: Arc<Shared>,
+        sink: Option<WebhookSink>,
     ) -> Result<Self, AuditError> {
         let mut writer = Writer {
             store,
@@ -87,37 +88,38 @@ impl Writer {
             head_hash: GENESIS.to_owned(),
             signed_seq: 0,
             oldest_unsigned: None,
+            sink,
         };
         writer.reload().await?;
-        sqlx::query("INSERT OR IGNORE INTO audit_keys (stream, public_key, recorded_at_us) VALUES (?, ?, ?)")
-            .bind(&writer.stream)
-            .bind(writer.signer.public_hex())
-            .bind(crate::event::now_us())
-            .execute(writer.store.pool())
-            .await
-            .map_err(|e| {
-                AuditError::db(AuditReason::StoreUnavailable, "recording the audit public key", e)
-            })?;
+        with_pool!(writer.store.pool(), |p| sqlx::query(
+            "INSERT INTO audit_keys (stream, public_key, recorded_at_us) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+        )
+        .bind(&writer.stream)
+        .bind(writer.signer.public_hex())
+        .bind(crate::event::now_us())
+        .execute(p)
+        .await
+        .map(drop))
+        .map_err(|e| AuditError::db(AuditReason::StoreUnavailable, "recording the audit public key", e))?;
         Ok(writer)
     }
 
     /// Reads the chain head and the last checkpoint from the database.
     async fn reload(&mut self) -> Result<(), AuditError> {
-        let pool = self.store.pool();
-        let head: Option<(i64, String)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_events WHERE stream = ? ORDER BY seq DESC LIMIT 1")
-                .bind(&self.stream)
-                .fetch_optional(pool)
-                .await
-                .map_err(|e| AuditError::db(AuditReason::StoreUnavailable, "reading the chain head", e))?;
-        let signed: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(seq) FROM audit_checkpoints WHERE stream = ?")
-                .bind(&self.stream)
-                .fetch_one(pool)
-                .await
-                .map_err(|e| {
-                    AuditError::db(AuditReason::StoreUnavailable, "reading the last checkpoint", e)
-                })?;
+        let head: Option<(i64, String)> = with_pool!(self.store.pool(), |p| sqlx::query_as(
+            "SELECT seq, hash FROM audit_events WHERE stream = $1 ORDER BY seq DESC LIMIT 1"
+        )
+        .bind(&self.stream)
+        .fetch_optional(p)
+        .await)
+        .map_err(|e| AuditError::db(AuditReason::StoreUnavailable, "reading the chain head", e))?;
+        let signed: Option<i64> = with_pool!(self.store.pool(), |p| sqlx::query_scalar(
+            "SELECT MAX(seq) FROM audit_checkpoints WHERE stream = $1"
+        )
+        .bind(&self.stream)
+        .fetch_one(p)
+        .await)
+        .map_err(|e| AuditError::db(AuditReason::StoreUnavailable, "reading the last checkpoint", e))?;
         (self.head_seq, self.head_hash) = head.unwrap_or((0, GENESIS.to_owned()));
         self.signed_seq = signed.unwrap_or(0);
         self.oldest_unsigned = (self.head_seq > self.signed_seq).then(Instant::now);
@@ -235,7 +237,7 @@ impl Writer {
                 return false;
             }
             tokio::time::sleep(self.config.retry_interval).await;
-            let attempt = match probe(&self.store).await {
+            let attempt = match probe(&self.store, &self.stream).await {
                 Ok(()) => self.reload().await,
                 Err(e) => Err(e),
             };
@@ -289,6 +291,9 @@ impl Writer {
             Ok(()) => {
                 let first = self.head_seq + 1;
                 self.advance(seq, prev, due);
+                if let Some(sink) = &self.sink {
+                    sink.offer_batch(&self.stream, first, &batch);
+                }
                 for (i, p) in batch.into_iter().enumerate() {
                     let _ = p.ack.send(Ok(EventId { id: p.id, seq: first + i as i64 }));
                 }
@@ -325,7 +330,6 @@ impl Writer {
         batch: &[Pending],
         checkpoint: Option<(i64, &str)>,
     ) -> Result<(), AuditError> {
-        let unavailable = |ctx: &str, e| AuditError::db(AuditReason::StoreUnavailable, ctx, e);
         let mut tx = self.begin().await?;
         insert_rows(&mut tx, &self.stream, rows).await?;
         // Each distinct body once per batch, remembering the newest event that refers to it.
@@ -342,42 +346,35 @@ impl Writer {
                 }
             }
         }
-        insert_blobs(&mut tx, &blobs).await?;
+        insert_blobs(&mut tx, &self.stream, &blobs).await?;
         if let Some((seq, hash)) = checkpoint {
             self.insert_checkpoint(&mut tx, seq, hash).await?;
         }
-        tx.commit().await.map_err(|e| unavailable("committing audit events", e))
+        tx.commit("committing audit events").await
     }
 
-    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Sqlite>, AuditError> {
-        self.store
-            .pool()
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| AuditError::db(AuditReason::StoreUnavailable, "beginning an audit transaction", e))
+    pub(crate) async fn begin(&self) -> Result<Tx, AuditError> {
+        Tx::begin(self.store.pool()).await
     }
 
     pub(crate) async fn insert_checkpoint(
         &self,
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut Tx,
         seq: i64,
         hash: &str,
     ) -> Result<(), AuditError> {
         let at_us = crate::event::now_us();
         let signature = self.signer.sign(&checkpoint_message(&self.stream, seq, hash, at_us));
-        sqlx::query(
-            "INSERT INTO audit_checkpoints (stream, seq, hash, at_us, public_key, signature) VALUES (?, ?, ?, ?, ?, ?)",
+        crate::sql::insert_checkpoint(
+            tx,
+            &self.stream,
+            seq,
+            hash,
+            at_us,
+            self.signer.public_hex(),
+            &signature,
         )
-        .bind(&self.stream)
-        .bind(seq)
-        .bind(hash)
-        .bind(at_us)
-        .bind(self.signer.public_hex())
-        .bind(signature)
-        .execute(&mut **tx)
         .await
-        .map_err(|e| AuditError::db(AuditReason::StoreUnavailable, "writing a checkpoint", e))?;
-        Ok(())
     }
 
     /// Signs a checkpoint over the current head, if anything is unsigned.
@@ -388,9 +385,7 @@ impl Writer {
         }
         let mut tx = self.begin().await?;
         self.insert_checkpoint(&mut tx, self.head_seq, &self.head_hash).await?;
-        tx.commit()
-            .await
-            .map_err(|e| AuditError::db(AuditReason::StoreUnavailable, "committing a checkpoint", e))?;
+        tx.commit("committing a checkpoint").await?;
         self.signed_seq = self.head_seq;
         self.oldest_unsigned = None;
         Ok(Some(self.head_seq))
@@ -400,7 +395,7 @@ impl Writer {
     /// and its own record together). Returns the new head; the caller advances.
     pub(crate) async fn append_in(
         &self,
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut Tx,
         event: &AuditEvent,
     ) -> Result<(i64, String), AuditError> {
         let body = encode(event)?;
@@ -429,59 +424,4 @@ impl Writer {
         insert_rows(tx, &self.stream, std::slice::from_ref(&row)).await?;
         Ok((seq, hash))
     }
-}
-
-async fn insert_rows(
-    tx: &mut Transaction<'static, Sqlite>,
-    stream: &str,
-    rows: &[Row<'_>],
-) -> Result<(), AuditError> {
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut qb: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
-            "INSERT INTO audit_events (stream, seq, id, at_us, kind, grant_id, principal, connection, status, \
-             blob_bytes, body, prev_hash, hash) ",
-        );
-        qb.push_values(chunk, |mut b, r| {
-            b.push_bind(stream)
-                .push_bind(r.seq)
-                .push_bind(r.id.as_str())
-                .push_bind(r.at_us)
-                .push_bind(r.derived.kind)
-                .push_bind(r.derived.grant_id.as_deref())
-                .push_bind(r.derived.principal.as_deref())
-                .push_bind(r.derived.connection.as_deref())
-                .push_bind(r.derived.status)
-                .push_bind(r.blob_bytes)
-                .push_bind(r.body)
-                .push_bind(r.prev_hash.as_str())
-                .push_bind(r.hash.as_str());
-        });
-        qb.build()
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| AuditError::db(AuditReason::StoreUnavailable, "inserting audit events", e))?;
-    }
-    Ok(())
-}
-
-/// Blob rows per statement (4 parameters each).
-const BLOBS_PER_STATEMENT: usize = 128;
-
-async fn insert_blobs(
-    tx: &mut Transaction<'static, Sqlite>,
-    blobs: &[(&str, &[u8], i64)],
-) -> Result<(), AuditError> {
-    for chunk in blobs.chunks(BLOBS_PER_STATEMENT) {
-        let mut qb: QueryBuilder<'_, Sqlite> =
-            QueryBuilder::new("INSERT INTO audit_blobs (hash, size, content, last_seq) ");
-        qb.push_values(chunk, |mut b, (hash, bytes, seq)| {
-            b.push_bind(*hash).push_bind(bytes.len() as i64).push_bind(*bytes).push_bind(*seq);
-        });
-        qb.push(" ON CONFLICT (hash) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)");
-        qb.build()
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| AuditError::db(AuditReason::StoreUnavailable, "storing bodies", e))?;
-    }
-    Ok(())
 }

@@ -8,11 +8,14 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{with_pool, Backend};
 use portcullis_audit::{verify, AuditConfig, AuditLog, AuditReason, VerifyOptions};
-use portcullis_store::SqliteStore;
+use portcullis_store::{PgStore, SqliteStore, StoreHandle};
 use sqlx::{Connection, SqliteConnection};
 
 const CHILD_ENV: &str = "PORTCULLIS_AUDIT_KILL9_DIR";
+/// Set for a PostgreSQL child: the URL selecting the test's schema.
+const CHILD_PG_ENV: &str = "PORTCULLIS_AUDIT_KILL9_PG";
 
 /// Not a test on its own: the child process of `acknowledged_events_survive_kill_9`.
 /// It appends from many tasks as fast as it can and prints each acknowledged id.
@@ -20,7 +23,11 @@ const CHILD_ENV: &str = "PORTCULLIS_AUDIT_KILL9_DIR";
 #[ignore = "helper process, started by acknowledged_events_survive_kill_9"]
 async fn kill9_child() {
     let Ok(dir) = std::env::var(CHILD_ENV) else { return };
-    let store = SqliteStore::open(std::path::Path::new(&dir)).await.unwrap();
+    let dir = std::path::Path::new(&dir);
+    let store: StoreHandle = match std::env::var(CHILD_PG_ENV) {
+        Ok(url) => PgStore::connect(&url, dir).await.unwrap().into(),
+        Err(_) => SqliteStore::open(dir).await.unwrap().into(),
+    };
     let log = AuditLog::open(&store, AuditConfig { checkpoint_every: 500, ..AuditConfig::default() })
         .await
         .unwrap();
@@ -46,14 +53,24 @@ async fn kill9_child() {
 
 #[tokio::test]
 async fn acknowledged_events_survive_kill_9() {
+    for backend in common::backends() {
+        kill_9(backend).await;
+    }
+}
+
+async fn kill_9(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["kill9_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let schema = match backend {
+        Backend::Postgres => Some(common::Schema::create().await),
+        Backend::Sqlite => None,
+    };
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.args(["kill9_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"]);
+    command.env(CHILD_ENV, dir.path());
+    if let Some(schema) = &schema {
+        command.env(CHILD_PG_ENV, schema.url());
+    }
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut acked = Vec::new();
@@ -70,7 +87,7 @@ async fn acknowledged_events_survive_kill_9() {
     // Let it run under load, then kill -9 while appends are in flight.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let rows = count_events(dir.path()).await;
+        let rows = count_events(dir.path(), schema.as_ref()).await;
         if rows >= 3_000 {
             break;
         }
@@ -82,13 +99,12 @@ async fn acknowledged_events_survive_kill_9() {
     let acked = reader.join().unwrap();
     assert!(acked.len() >= 1_000, "only {} acknowledged", acked.len());
 
-    let store = SqliteStore::open(dir.path()).await.unwrap();
-    let stored: HashSet<String> = sqlx::query_scalar("SELECT id FROM audit_events")
-        .fetch_all(store.pool())
-        .await
-        .unwrap()
-        .into_iter()
-        .collect();
+    let store = common::open_store(backend, dir.path(), schema.as_ref()).await;
+    let stored: HashSet<String> =
+        with_pool!(store.pool(), |p| sqlx::query_scalar("SELECT id FROM audit_events").fetch_all(p).await)
+            .unwrap()
+            .into_iter()
+            .collect();
     let lost: Vec<&String> = acked.iter().filter(|id| !stored.contains(*id)).collect();
     assert!(lost.is_empty(), "{} acknowledged events lost, e.g. {:?}", lost.len(), lost.first());
     let trusted = portcullis_audit::read_public_key(dir.path()).unwrap();
@@ -103,7 +119,15 @@ async fn acknowledged_events_survive_kill_9() {
     assert!(verify(store.pool(), &VerifyOptions::default()).await.unwrap().ok);
 }
 
-async fn count_events(dir: &std::path::Path) -> i64 {
+async fn count_events(dir: &std::path::Path, schema: Option<&common::Schema>) -> i64 {
+    if let Some(schema) = schema {
+        let options = portcullis_store::pg_options(&schema.url()).unwrap();
+        let Ok(mut conn) = sqlx::PgConnection::connect_with(&options).await else { return 0 };
+        return sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or(0);
+    }
     let url = format!("sqlite://{}?mode=ro", dir.join(portcullis_store::DB_FILE).display());
     let Ok(mut conn) = SqliteConnection::connect(&url).await else { return 0 };
     sqlx::query_scalar("SELECT COUNT(*) FROM audit_events").fetch_one(&mut conn).await.unwrap_or(0)
@@ -116,7 +140,7 @@ async fn count_events(dir: &std::path::Path) -> i64 {
 async fn a_locked_store_fails_closed_and_recovers_without_restart() {
     let env = common::open(AuditConfig { queue_capacity: 4, ..AuditConfig::default() }).await;
     common::fill(&env.log, "g1", 3).await;
-    let url = format!("sqlite://{}", env.store.path().display());
+    let url = format!("sqlite://{}", env.dir.path().join(portcullis_store::DB_FILE).display());
     let mut locker = SqliteConnection::connect(&url).await.unwrap();
     sqlx::raw_sql("BEGIN EXCLUSIVE; INSERT INTO meta (key, value) VALUES ('locked', '1');")
         .execute(&mut locker)
@@ -167,42 +191,103 @@ async fn a_locked_store_fails_closed_and_recovers_without_restart() {
 
 #[tokio::test]
 async fn bodies_are_stored_once() {
-    let env = common::open(AuditConfig::default()).await;
-    let body = br#"{"value":[{"name":"rg-1"}]}"#.to_vec();
-    for n in 0..3 {
-        env.log
-            .append_with_bodies(
-                common::response("g1", n, portcullis_audit::now_us(), 200, &body),
-                vec![body.clone()],
-            )
-            .await
-            .unwrap();
+    for backend in common::backends() {
+        let env = common::open_on(backend, AuditConfig::default()).await;
+        let body = br#"{"value":[{"name":"rg-1"}]}"#.to_vec();
+        for n in 0..3 {
+            env.log
+                .append_with_bodies(
+                    common::response("g1", n, portcullis_audit::now_us(), 200, &body),
+                    vec![body.clone()],
+                )
+                .await
+                .unwrap();
+        }
+        assert_eq!(env.count("SELECT COUNT(*) FROM audit_blobs").await, 1);
+        let sha = portcullis_audit::BodyRef::of(&body).sha256;
+        assert_eq!(portcullis_audit::read_body(env.store.pool(), &sha).await.unwrap(), Some(body));
     }
-    let blobs: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_blobs").fetch_one(env.store.pool()).await.unwrap();
-    assert_eq!(blobs, 1);
-    let sha = portcullis_audit::BodyRef::of(&body).sha256;
-    assert_eq!(portcullis_audit::read_body(env.store.pool(), &sha).await.unwrap(), Some(body));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_body_in_one_batch_is_stored_once() {
-    let env = common::open(AuditConfig::default()).await;
-    let body = vec![b'x'; 64 * 1024];
-    let mut tasks = Vec::new();
-    for n in 0..32 {
-        let (log, body) = (env.log.clone(), body.clone());
-        tasks.push(tokio::spawn(async move {
-            let event = common::response("g1", n, portcullis_audit::now_us(), 200, &body);
-            log.append_with_bodies(event, vec![body]).await.unwrap().seq
-        }));
+    for backend in common::backends() {
+        let env = common::open_on(backend, AuditConfig::default()).await;
+        let body = vec![b'x'; 64 * 1024];
+        let mut tasks = Vec::new();
+        for n in 0..32 {
+            let (log, body) = (env.log.clone(), body.clone());
+            tasks.push(tokio::spawn(async move {
+                let event = common::response("g1", n, portcullis_audit::now_us(), 200, &body);
+                log.append_with_bodies(event, vec![body]).await.unwrap().seq
+            }));
+        }
+        let mut newest = 0;
+        for t in tasks {
+            newest = newest.max(t.await.unwrap());
+        }
+        let rows: Vec<(i64, i64)> =
+            with_pool!(env.pool(), |p| sqlx::query_as("SELECT size, last_seq FROM audit_blobs")
+                .fetch_all(p)
+                .await)
+            .unwrap();
+        assert_eq!(rows, [(64 * 1024, newest)], "one copy, remembered by the newest event that refers to it");
+        assert!(verify(env.store.pool(), &VerifyOptions::default()).await.unwrap().ok);
     }
-    let mut newest = 0;
-    for t in tasks {
-        newest = newest.max(t.await.unwrap());
+}
+
+/// The store refuses audit writes (a trigger stands in for a read-only or broken
+/// database): `append` fails closed, `status()` says why, and once the store accepts
+/// writes again the log recovers without a restart and the chain stays intact.
+#[tokio::test]
+async fn a_refusing_store_fails_closed_and_recovers_without_restart() {
+    for backend in common::backends() {
+        let config = AuditConfig { retry_interval: Duration::from_millis(50), ..AuditConfig::default() };
+        let env = common::open_on(backend, config).await;
+        common::fill(&env.log, "g1", 3).await;
+        let (refuse, allow) = match backend {
+            Backend::Sqlite => (
+                "CREATE TRIGGER refuse BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'store down'); END;",
+                "DROP TRIGGER refuse;",
+            ),
+            Backend::Postgres => (
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'store down'; END $$; \
+                 CREATE TRIGGER refuse BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse();",
+                "DROP TRIGGER refuse ON audit_events;",
+            ),
+        };
+        env.exec(refuse).await;
+        let err = env.log.append(common::auth("agent-7", true)).await.unwrap_err();
+        assert_eq!(err.reason, AuditReason::StoreUnavailable, "{backend:?}: {err}");
+        let status = env.log.status();
+        assert!(!status.healthy);
+        assert_eq!(status.reason, Some(AuditReason::StoreUnavailable));
+        // The writer keeps probing, and the probe fails for the same reason: still refused.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!env.log.healthy(), "{backend:?}: the probe must fail while the store refuses writes");
+        let again = env.log.append(common::auth("agent-7", true)).await.unwrap_err();
+        assert_eq!(again.reason, AuditReason::StoreUnavailable);
+
+        env.exec(allow).await;
+        let log = env.log.clone();
+        common::poll_until("recovery", Duration::from_secs(30), move || log.healthy()).await;
+        let id = env.log.append(common::auth("agent-7", true)).await.unwrap();
+        assert_eq!(id.seq, 4, "{backend:?}: nothing refused was recorded, and the chain continues");
+        env.log.shutdown().await;
+        let report = verify(env.store.pool(), &VerifyOptions::default()).await.unwrap();
+        assert!(report.ok, "{:?}", report.problems);
     }
-    let rows: Vec<(i64, i64)> =
-        sqlx::query_as("SELECT size, last_seq FROM audit_blobs").fetch_all(env.store.pool()).await.unwrap();
-    assert_eq!(rows, [(64 * 1024, newest)], "one copy, remembered by the newest event that refers to it");
-    assert!(verify(env.store.pool(), &VerifyOptions::default()).await.unwrap().ok);
+}
+
+/// A closed pool (the store is gone for good) fails appends closed.
+#[tokio::test]
+async fn a_closed_store_fails_closed() {
+    for backend in common::backends() {
+        let env = common::open_on(backend, AuditConfig::default()).await;
+        common::fill(&env.log, "g1", 2).await;
+        env.store.close().await;
+        let err = env.log.append(common::auth("agent-7", true)).await.unwrap_err();
+        assert_eq!(err.reason, AuditReason::StoreUnavailable, "{backend:?}");
+        assert!(!env.log.status().healthy);
+    }
 }
