@@ -17,13 +17,6 @@ NOTES = {
     "portcullis-full": "OIDC token + active grant, azure-arm, azure-default rules, mask = \"azure\", "
     "durable recording, embedded connector injecting a static bearer credential",
 }
-PENDING = {
-    "portcullis-full-remote-connector": "the gateway refuses a remote connector name in config "
-    "(\"remote connector is not served yet\"): the tunnel exists as a crate but is not wired "
-    "into the data path, so there is nothing honest to measure",
-}
-
-
 def machine():
     cpu = ""
     with open("/proc/cpuinfo") as f:
@@ -114,7 +107,9 @@ def main():
     for n in ROWS:
         r = rows[n]
         if r is None:
-            result_rows.append({"name": n, "pending": True, "reason": PENDING.get(n, "not measured"),
+            reason_file = os.path.join(a.out, n + ".pending")
+            reason = open(reason_file).read().strip() if os.path.exists(reason_file) else "not measured"
+            result_rows.append({"name": n, "pending": True, "reason": reason,
                                 "rps": None, "p50_ms": None, "p99_ms": None, "p999_ms": None,
                                 "cpu_s_per_10k": None, "peak_rss_mib": None,
                                 "ratio_to_nginx": None, "ratio_to_direct": None})
