@@ -66,7 +66,7 @@ pub(crate) async fn apply(
     for m in migrations.iter().filter(|m| m.version > start) {
         let mut tx = conn.begin().await.map_err(|e| fail("beginning a migration", e))?;
         sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(|e| fail(m.name, e))?;
-        record(&mut *tx, component, m).await?;
+        record(&mut tx, component, m).await?;
         tx.commit().await.map_err(|e| fail("committing a migration", e))?;
         tracing::info!(component, version = m.version, name = m.name, "applied migration");
         version = m.version;
