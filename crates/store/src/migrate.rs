@@ -117,19 +117,23 @@ pub(crate) fn check_applied(
     for (version, sum) in applied {
         let version = *version;
         match migrations.iter().find(|m| m.version == version) {
-            None if version > known_max => return Err(StoreError::new(
-                StoreReason::Migration,
-                format!(
+            None if version > known_max => {
+                return Err(StoreError::new(
+                    StoreReason::Migration,
+                    format!(
                     "the database has schema version {version}, newer than this binary knows ({known_max}); \
                          use a newer portcullis or another data_dir"
                 ),
-            )),
-            None => return Err(StoreError::new(
-                StoreReason::Migration,
-                format!(
+                ))
+            }
+            None => {
+                return Err(StoreError::new(
+                    StoreReason::Migration,
+                    format!(
                     "the database records {component} migration {version}, which this binary does not have"
                 ),
-            )),
+                ))
+            }
             Some(m) if checksum(m.sql) != *sum => {
                 return Err(StoreError::new(
                     StoreReason::Migration,
