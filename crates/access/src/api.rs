@@ -39,7 +39,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 }
 
 /// JSON bodies that fail to parse answer in the project's error shape.
-struct Body<T>(T);
+pub(crate) struct Body<T>(pub(crate) T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
     type Rejection = AccessError;
@@ -72,6 +72,7 @@ pub fn router(service: AccessService) -> Router {
         .route("/api/v1/grants/{id}/revoke", post(revoke))
         .route("/api/v1/grants/{id}/token", post(token))
         .route("/api/v1/openapi.json", get(openapi))
+        .merge(crate::reviews_api::routes())
         .with_state(service)
 }
 
@@ -89,7 +90,7 @@ pub fn access_required(public_url: &str, connection: &str, levels: &[String]) ->
     }})
 }
 
-type ApiResult = Result<Response, AccessError>;
+pub(crate) type ApiResult = Result<Response, AccessError>;
 
 async fn create(State(s): State<AccessService>, Caller(p): Caller, Body(new): Body<NewRequest>) -> ApiResult {
     let r = s.create(&p, &new).await?;

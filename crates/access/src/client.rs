@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::model::{AccessRequest, DecisionBody, Grant, GrantToken, NewRequest, RequestFilter};
+use crate::review::{Review, ReviewFilter};
 
 /// What went wrong calling the API.
 #[derive(Debug, thiserror::Error)]
@@ -152,5 +153,39 @@ impl AccessClient {
     /// Gets (or refreshes) the grant token.
     pub async fn token(&self, grant_id: &str) -> Result<GrantToken, ClientError> {
         self.post(&format!("grants/{grant_id}/token"), &serde_json::json!({})).await
+    }
+
+    /// Lists reviews (the caller sees its own and those it may decide).
+    pub async fn reviews(&self, filter: &ReviewFilter) -> Result<Vec<Review>, ClientError> {
+        let mut pairs = Vec::new();
+        if let Some(st) = filter.state {
+            pairs.push(("state", st.as_str().to_string()));
+        }
+        if let Some(c) = &filter.connection {
+            pairs.push(("connection", c.clone()));
+        }
+        if let Some(p) = &filter.principal {
+            pairs.push(("principal", p.clone()));
+        }
+        let url = self.url_with("reviews", &pairs)?;
+        Ok(self.send::<Items<Review>>(self.http.get(url)).await?.items)
+    }
+
+    /// Gets one review; with `wait`, long-polls until it is decided.
+    pub async fn review(&self, id: &str, wait: Option<Duration>) -> Result<Review, ClientError> {
+        let pairs: Vec<(&str, String)> =
+            wait.map(|w| ("wait", format!("{}ms", w.as_millis()))).into_iter().collect();
+        let url = self.url_with(&format!("reviews/{id}"), &pairs)?;
+        self.send(self.http.get(url)).await
+    }
+
+    /// Approves a review: the agent's identical retry passes once.
+    pub async fn approve_review(&self, id: &str, body: &DecisionBody) -> Result<Review, ClientError> {
+        self.post(&format!("reviews/{id}/approve"), body).await
+    }
+
+    /// Denies a review (a comment is required).
+    pub async fn deny_review(&self, id: &str, body: &DecisionBody) -> Result<Review, ClientError> {
+        self.post(&format!("reviews/{id}/deny"), body).await
     }
 }

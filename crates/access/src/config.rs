@@ -46,6 +46,14 @@ pub struct AccessConfig {
     /// when an active grant exists for it. Default true.
     #[serde(default = "yes")]
     pub oidc_on_data_path: bool,
+    /// How long a review (approval of one exact request that a guardrail held) waits for a
+    /// decision before it expires (e.g. `"1h"`).
+    #[serde(default = "default_pending_ttl", deserialize_with = "human")]
+    pub review_ttl: Duration,
+    /// How long an approved review may wait for the agent's retry; after that, or after one
+    /// use, the request needs a new review (e.g. `"15m"`).
+    #[serde(default = "default_review_use_ttl", deserialize_with = "human")]
+    pub review_use_ttl: Duration,
 }
 
 /// How one connection is requested and approved.
@@ -113,6 +121,9 @@ fn default_pending_ttl() -> Duration {
 fn default_token_ttl() -> Duration {
     Duration::from_secs(300)
 }
+fn default_review_use_ttl() -> Duration {
+    Duration::from_secs(900)
+}
 fn default_max_wait() -> Duration {
     Duration::from_secs(60)
 }
@@ -145,6 +156,8 @@ impl AccessConfig {
             public_url: public_url.into(),
             webhooks: Vec::new(),
             oidc_on_data_path: true,
+            review_ttl: default_pending_ttl(),
+            review_use_ttl: default_review_use_ttl(),
         }
     }
 
@@ -174,6 +187,9 @@ impl AccessConfig {
             }
         }
         let max = Duration::from_secs(portcullis_identity::MAX_GRANT_TOKEN_TTL_SECS as u64);
+        if self.review_ttl.is_zero() || self.review_use_ttl.is_zero() {
+            return bad("access.review_ttl and access.review_use_ttl must be positive".into());
+        }
         if self.grant_token_ttl.is_zero() || self.grant_token_ttl > max {
             return bad("access.grant_token_ttl must be between 1s and 10m".into());
         }

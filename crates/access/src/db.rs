@@ -7,11 +7,18 @@ use crate::error::{AccessError, AccessReason};
 use crate::model::{rfc3339, AccessRequest, Approval, Grant, GrantState, RequestFilter, RequestState};
 
 /// The migrations of component `access`.
-pub const MIGRATIONS: &[portcullis_store::Migration] = &[portcullis_store::Migration {
-    version: 1,
-    name: "access requests, approvals, grants, events",
-    sql: include_str!("../migrations/0001_access.sql"),
-}];
+pub const MIGRATIONS: &[portcullis_store::Migration] = &[
+    portcullis_store::Migration {
+        version: 1,
+        name: "access requests, approvals, grants, events",
+        sql: include_str!("../migrations/0001_access.sql"),
+    },
+    portcullis_store::Migration {
+        version: 2,
+        name: "reviews",
+        sql: include_str!("../migrations/0002_reviews.sql"),
+    },
+];
 
 fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, AccessError> {
     serde_json::from_str(s)

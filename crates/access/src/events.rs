@@ -9,6 +9,7 @@ use sqlx::SqlitePool;
 
 use crate::error::AccessError;
 use crate::model::{now_ms, AccessRequest, Actor, Grant};
+use crate::review::Review;
 
 /// Something that happened to an access request or grant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +84,41 @@ pub enum AccessEvent {
         /// The grant.
         grant_id: String,
     },
+    /// A guardrail held a request and asked for a review.
+    ReviewRequested {
+        /// The review as created.
+        review: Review,
+    },
+    /// A person approved a review.
+    ReviewApproved {
+        /// The review.
+        review_id: String,
+        /// Who approved.
+        by: Actor,
+        /// Their comment.
+        comment: Option<String>,
+    },
+    /// A person denied a review.
+    ReviewDenied {
+        /// The review.
+        review_id: String,
+        /// Who denied.
+        by: Actor,
+        /// Why.
+        reason: Option<String>,
+    },
+    /// The approved request passed; the approval is spent.
+    ReviewUsed {
+        /// The review.
+        review_id: String,
+        /// The data-path request that spent it.
+        request_id: String,
+    },
+    /// A review was not decided, or not used, in time.
+    ReviewExpired {
+        /// The review.
+        review_id: String,
+    },
 }
 
 impl AccessEvent {
@@ -98,6 +134,11 @@ impl AccessEvent {
             AccessEvent::GrantTokenIssued { .. } => "grant_token_issued",
             AccessEvent::GrantRevoked { .. } => "grant_revoked",
             AccessEvent::GrantExpired { .. } => "grant_expired",
+            AccessEvent::ReviewRequested { .. } => "review_requested",
+            AccessEvent::ReviewApproved { .. } => "review_approved",
+            AccessEvent::ReviewDenied { .. } => "review_denied",
+            AccessEvent::ReviewUsed { .. } => "review_used",
+            AccessEvent::ReviewExpired { .. } => "review_expired",
         }
     }
 
@@ -113,6 +154,11 @@ impl AccessEvent {
             AccessEvent::GrantTokenIssued { grant_id, .. }
             | AccessEvent::GrantRevoked { grant_id, .. }
             | AccessEvent::GrantExpired { grant_id } => grant_id,
+            AccessEvent::ReviewRequested { review } => &review.id,
+            AccessEvent::ReviewApproved { review_id, .. }
+            | AccessEvent::ReviewDenied { review_id, .. }
+            | AccessEvent::ReviewUsed { review_id, .. }
+            | AccessEvent::ReviewExpired { review_id } => review_id,
         }
     }
 }

@@ -9,7 +9,9 @@
 //! Wiring: [`AccessService::open`] with the store, [`AccessConfig`], an [`AccessPolicy`]
 //! and the identity crate's `GrantKeys`; mount [`router`]; start
 //! [`AccessService::start_sweeper`]; on the data path call [`AccessService::active`] and,
-//! when it is `None`, answer 403 with [`access_required`].
+//! when it is `None`, answer 403 with [`access_required`]. For a request a guardrail
+//! decided `review`, call [`AccessService::check_review`] and, unless it says approved,
+//! answer 403 with [`review_required`].
 
 mod api;
 pub mod client;
@@ -22,6 +24,9 @@ mod index;
 mod model;
 mod policy;
 mod requests;
+mod review;
+mod reviews;
+mod reviews_api;
 mod rules;
 mod service;
 pub mod webhook;
@@ -37,4 +42,6 @@ pub use model::{
     RequestFilter, RequestState,
 };
 pub use policy::{AccessAction, AccessPolicy, PolicyDecision, PolicyInput, EXAMPLE_POLICIES, SCHEMA};
+pub use review::{HeldRequest, Review, ReviewCheck, ReviewFilter, ReviewState};
+pub use reviews_api::review_required;
 pub use service::AccessService;

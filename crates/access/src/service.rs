@@ -125,6 +125,9 @@ impl AccessService {
                 if let Err(e) = this.sweep().await {
                     tracing::warn!(error = %e, "access sweeper");
                 }
+                if let Err(e) = this.sweep_reviews().await {
+                    tracing::warn!(error = %e, "review sweeper");
+                }
             }
         })
     }
@@ -168,7 +171,7 @@ impl AccessService {
         }
     }
 
-    fn subscribe(&self, id: &str) -> watch::Receiver<u64> {
+    pub(crate) fn subscribe(&self, id: &str) -> watch::Receiver<u64> {
         let mut map = self.inner.watchers.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(id.to_string()).or_insert_with(|| watch::channel(0).0).subscribe()
     }
