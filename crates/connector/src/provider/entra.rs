@@ -49,32 +49,42 @@ pub(crate) fn token_url(authority: Option<&url::Url>, tenant: &str) -> String {
 impl EntraFlow {
     /// Fetches a token: (token, expiry in epoch seconds).
     pub(crate) async fn fetch(&self, client: &UpstreamClient) -> Result<(Secret, u64), String> {
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", "client_credentials")
-            .append_pair("client_id", &self.client_id)
-            .append_pair("scope", &self.scope);
-        match &self.auth {
-            EntraAuth::Secret(secret) => {
-                form.append_pair("client_secret", secret.expose());
-            }
-            EntraAuth::Certificate { key, x5t_s256 } => {
-                let assertion = self.assertion(key, x5t_s256)?;
-                form.append_pair("client_assertion_type", ASSERTION_TYPE)
-                    .append_pair("client_assertion", &assertion);
-            }
-            EntraAuth::Federated(path) => {
-                let token = tokio::fs::read_to_string(path)
+        // The federated token is read first: the form serializer must not live across an
+        // await (it is not `Send`).
+        let federated = match &self.auth {
+            EntraAuth::Federated(path) => Some(
+                tokio::fs::read_to_string(path)
                     .await
-                    .map_err(|e| format!("federated token file {}: {e}", path.display()))?;
-                form.append_pair("client_assertion_type", ASSERTION_TYPE)
-                    .append_pair("client_assertion", token.trim());
+                    .map_err(|e| format!("federated token file {}: {e}", path.display()))?,
+            ),
+            _ => None,
+        };
+        let form = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "client_credentials")
+                .append_pair("client_id", &self.client_id)
+                .append_pair("scope", &self.scope);
+            match &self.auth {
+                EntraAuth::Secret(secret) => {
+                    form.append_pair("client_secret", secret.expose());
+                }
+                EntraAuth::Certificate { key, x5t_s256 } => {
+                    let assertion = self.assertion(key, x5t_s256)?;
+                    form.append_pair("client_assertion_type", ASSERTION_TYPE)
+                        .append_pair("client_assertion", &assertion);
+                }
+                EntraAuth::Federated(_) => {
+                    form.append_pair("client_assertion_type", ASSERTION_TYPE)
+                        .append_pair("client_assertion", federated.as_deref().unwrap_or_default().trim());
+                }
             }
-        }
+            form.finish()
+        };
         let call = IdentityCall {
             method: Method::POST,
             url: &self.token_url,
             headers: Vec::new(),
-            form: Some(form.finish()),
+            form: Some(form),
         };
         let answer = fetch::json(client, call).await?;
         token_from(&answer)
