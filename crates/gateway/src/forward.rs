@@ -1,68 +1,26 @@
 //! Step 8: forwarding the canonical request to the upstream.
 //!
-//! Today the gateway calls the upstream directly. The connector (an in-network process
-//! that holds the target's credential and injects a short-lived one) takes this step's
-//! place behind the same function when the connector issue lands.
+//! A connection with a credential goes through the embedded connector
+//! (`portcullis-connector`), which removes whatever credential the agent sent, injects
+//! a short-lived one of its own and forwards. A connection without one is forwarded
+//! directly, with no credential.
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderMap, Method, Request, Response, Version};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, Version};
 use hyper::body::Incoming;
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
+use portcullis_connector::{ConnectorError, GRANT_EXPIRES_HEADER};
 
 use crate::body::{find_body_limit, BodyLimit, ProxyBody};
 use crate::error::GatewayError;
 use crate::headers::upstream_request_headers;
 use crate::route::Routed;
 
+// One client builder for the direct path and the connector.
+pub(crate) use portcullis_connector::build_client;
 /// A pooled HTTP/1.1 + HTTP/2 client for one upstream.
-pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
-
-/// Builds a client trusting the system roots plus `extra_ca` (PEM), if given.
-pub(crate) fn build_client(extra_ca: Option<&Path>) -> Result<UpstreamClient, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    for cert in native.certs {
-        let _ = roots.add(cert);
-    }
-    if let Some(path) = extra_ca {
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        if certs.is_empty() {
-            return Err(format!("{}: no PEM certificate found", path.display()));
-        }
-        for cert in certs {
-            roots.add(cert).map_err(|e| format!("{}: {e}", path.display()))?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    http.set_connect_timeout(Some(Duration::from_secs(10)));
-    let https = HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .enable_http2()
-        .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(90)).build(https))
-}
+pub(crate) type UpstreamClient = portcullis_connector::UpstreamClient;
 
 /// What the pipeline hands to the forward step.
 pub(crate) struct Outbound {
@@ -84,25 +42,47 @@ pub(crate) async fn forward(
     timeout: Duration,
 ) -> Result<Response<Incoming>, GatewayError> {
     let conn = &routed.connection;
-    let uri = format!("{}{}", conn.upstream_base, out.target);
     upstream_request_headers(&mut out.headers, out.peer, out.scheme, Some(&out.agent_host));
+    // Only the gateway may tell the connector when the grant ends.
+    out.headers.remove(GRANT_EXPIRES_HEADER);
+    if let Some(connector) = &conn.connector {
+        let mut req = Request::new(out.body);
+        *req.method_mut() = out.method;
+        *req.uri_mut() = out
+            .target
+            .parse()
+            .map_err(|e| GatewayError::Upstream(format!("building upstream target: {e}")))?;
+        *req.headers_mut() = out.headers;
+        return match tokio::time::timeout(timeout, connector.send(&conn.name, req)).await {
+            Err(_) => Err(GatewayError::UpstreamTimeout),
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(ConnectorError::Upstream(e))) => Err(upstream_error(&e)),
+            Ok(Err(ConnectorError::GrantExpired)) => Err(GatewayError::AccessRequired(None)),
+            Ok(Err(e)) => Err(GatewayError::Upstream(format!("connector: {e}"))),
+        };
+    }
+    let uri = format!("{}{}", conn.upstream_base, out.target);
     let mut req = Request::new(out.body);
     *req.method_mut() = out.method;
     *req.uri_mut() =
         uri.parse().map_err(|e| GatewayError::Upstream(format!("building upstream URI: {e}")))?;
     *req.version_mut() = Version::HTTP_11;
     *req.headers_mut() = out.headers;
-    if let Ok(host) = http::HeaderValue::from_str(&conn.upstream_authority) {
+    if let Ok(host) = HeaderValue::from_str(&conn.upstream_authority) {
         req.headers_mut().insert(http::header::HOST, host);
     }
     match tokio::time::timeout(timeout, conn.client.request(req)).await {
         Err(_) => Err(GatewayError::UpstreamTimeout),
         Ok(Ok(resp)) => Ok(resp),
-        Ok(Err(e)) => Err(match find_body_limit(&e) {
-            Some(BodyLimit::TooLarge(limit)) => GatewayError::BodyTooLarge { limit },
-            Some(BodyLimit::Stalled) => GatewayError::BodyTimeout,
-            None => GatewayError::Upstream(describe(&e)),
-        }),
+        Ok(Err(e)) => Err(upstream_error(&e)),
+    }
+}
+
+fn upstream_error(e: &(dyn std::error::Error + 'static)) -> GatewayError {
+    match find_body_limit(e) {
+        Some(BodyLimit::TooLarge(limit)) => GatewayError::BodyTooLarge { limit },
+        Some(BodyLimit::Stalled) => GatewayError::BodyTimeout,
+        None => GatewayError::Upstream(describe(e)),
     }
 }
 

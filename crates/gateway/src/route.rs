@@ -23,6 +23,9 @@ pub(crate) struct Connection {
     /// Guardrail rules; `None`: guardrails off for this connection.
     pub(crate) rules: Option<portcullis_policy::RuleSet>,
     pub(crate) guard_kind: crate::guardrails::Kind,
+    /// The embedded connector that injects this connection's credential (step 8);
+    /// `None`: forwarded directly, with no credential.
+    pub(crate) connector: Option<Arc<portcullis_connector::Connector>>,
 }
 
 impl Connection {
@@ -40,7 +43,14 @@ impl Connection {
             client,
             rules,
             guard_kind: crate::guardrails::kind_of(config),
+            connector: None,
         }
+    }
+
+    /// Forwards through `connector` (which serves this connection) instead of directly.
+    pub(crate) fn with_connector(mut self, connector: Arc<portcullis_connector::Connector>) -> Self {
+        self.connector = Some(connector);
+        self
     }
 }
 

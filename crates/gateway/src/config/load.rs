@@ -153,6 +153,9 @@ impl Config {
             if let Some(ca) = c.upstream_ca.as_mut() {
                 fix(ca);
             }
+            if let Some(credential) = c.credential.as_mut() {
+                credential.resolve_paths(base);
+            }
             for r in c.rules.iter_mut().flatten().filter(|r| r.as_str() != crate::guardrails::AZURE_DEFAULT) {
                 let mut p = PathBuf::from(r.as_str());
                 fix(&mut p);

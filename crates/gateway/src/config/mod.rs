@@ -39,8 +39,8 @@ pub struct Config {
     /// authenticated agents get 403 `access_required` everywhere (fail closed).
     pub access: Option<portcullis_access::AccessConfig>,
     /// Masking profiles (`[mask.profiles.NAME]`); the shipped `azure` and `strict`
-    /// profiles exist without it. Used by `portcullis mask` today; on the response path
-    /// when masking is wired in.
+    /// profiles exist without it. Connections name theirs in `mask`; `portcullis mask`
+    /// runs the same profiles offline.
     #[serde(default)]
     pub mask: portcullis_mask::MaskConfig,
     /// The targets agents may reach.
@@ -92,6 +92,11 @@ pub struct LimitsConfig {
     pub max_uri_len: usize,
     /// Largest request body; larger: 413.
     pub max_request_body: ByteSize,
+    /// Largest request body that guardrails read (batch contents, deployment templates,
+    /// security rules) and that a review binds by hash. On a connection with guardrails,
+    /// bodies are read whole before the decision; a larger one is refused with 413
+    /// `body_too_large_to_inspect` (fail closed).
+    pub max_inspected_body: ByteSize,
     /// Time allowed to receive a request head, and the keep-alive idle time of an
     /// HTTP/1.1 connection; then the connection closes (408 if a request had begun).
     #[serde(with = "units::duration")]
@@ -121,6 +126,7 @@ impl Default for LimitsConfig {
             max_headers: 100,
             max_uri_len: 8192,
             max_request_body: ByteSize(32 * 1024 * 1024),
+            max_inspected_body: ByteSize(4 * 1024 * 1024),
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             upstream_timeout: Duration::from_secs(60),
@@ -198,7 +204,23 @@ pub struct ConnectionConfig {
     /// shipped Azure pack) and/or rule files. Default: `["azure-default"]` for
     /// `azure-arm` connections, none for others. An empty list turns guardrails off.
     pub rules: Option<Vec<String>>,
+    /// The masking profile for responses (data path step 9): `"azure"` (shipped), `"strict"`
+    /// (shipped) or a `[mask.profiles.NAME]`; `"off"` turns masking off. Default: `"azure"`
+    /// for `azure-arm` and `azure-storage` connections, `"off"` for `http`. A guardrail rule
+    /// may ask for a stricter profile for its requests (e.g. `strict` for `listKeys`).
+    pub mask: Option<String>,
+    /// Who holds the target's credential and forwards: `"embedded"` (the connector
+    /// code inside this process, injecting `credential`). Default: `"embedded"` when
+    /// `credential` is set, else the gateway forwards directly with no credential.
+    /// Remote connectors (a name) are not served yet.
+    pub connector: Option<String>,
+    /// The credential the embedded connector injects (`kind = "entra-client-secret"`, …;
+    /// docs/connector.md). Its secret is read from a file or variable on this host.
+    pub credential: Option<portcullis_connector::CredentialConfig>,
 }
+
+/// The connector name that means "in this process".
+pub const EMBEDDED_CONNECTOR: &str = "embedded";
 
 fn yes() -> bool {
     true

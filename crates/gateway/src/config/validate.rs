@@ -111,6 +111,23 @@ impl Config {
             if u.query().is_some() || u.fragment().is_some() {
                 bad(key("upstream"), "must not have a query or fragment".into());
             }
+            if let Some(name) = c.connector.as_deref().filter(|n| *n != super::EMBEDDED_CONNECTOR) {
+                bad(
+                    key("connector"),
+                    format!(
+                        "remote connector `{name}` is not served yet; use connector = \"embedded\" with a \
+                         credential, or leave both out to forward without a credential"
+                    ),
+                );
+            }
+            if c.connector.as_deref() == Some(super::EMBEDDED_CONNECTOR) && c.credential.is_none() {
+                bad(
+                    key("credential"),
+                    "the embedded connector needs a credential to inject, e.g. credential = { kind = \
+                     \"entra-client-secret\", tenant = …, client_id = …, secret_file = …, scope = … }"
+                        .into(),
+                );
+            }
             for (j, h) in c.hosts.iter().enumerate() {
                 let valid = !h.is_empty()
                     && h.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':'))
