@@ -34,14 +34,30 @@ pub enum GatewayError {
         /// What the request would have done, in plain words (control characters neutralised).
         summary: String,
     },
-    /// A guardrail says a person must approve this exact request. Per-request reviews are
-    /// not built yet, so the request is refused (fail closed).
+    /// A guardrail says a person must approve this exact request, and no approval for it
+    /// is waiting to be spent. Carries the review body (`review_id`, `wait_url`, …), or
+    /// `None` when the request has no principal to bind a review to (development mode).
     #[error("needs approval under guardrail {rule:?}: {summary}")]
     ApprovalRequired {
         /// The rule that decided, if one did.
         rule: Option<String>,
         /// What the request would have done.
         summary: String,
+        /// The agent-facing body naming the review.
+        body: Option<serde_json::Value>,
+    },
+    /// A person denied this exact request.
+    #[error("review denied")]
+    ReviewDenied(serde_json::Value),
+    /// Reviews could not be read or written (the access store failed).
+    #[error("reviews unavailable: {0}")]
+    ReviewUnavailable(String),
+    /// The body must be inspected by guardrails (or bound to a review) but is larger than
+    /// `limits.max_inspected_body`.
+    #[error("request body exceeds the {limit}-byte inspection limit")]
+    BodyNotInspectable {
+        /// The configured limit.
+        limit: u64,
     },
     /// The audit log cannot take the request's record, so it is not forwarded.
     #[error("audit log unavailable: {0}")]
@@ -52,6 +68,9 @@ pub enum GatewayError {
         /// The configured limit.
         limit: u64,
     },
+    /// The agent's body ended in an error (the agent aborted it).
+    #[error("request body aborted: {0}")]
+    BodyAborted(String),
     /// The agent paused sending its body for longer than `limits.body_timeout`.
     #[error("request body stalled")]
     BodyTimeout,
@@ -61,6 +80,10 @@ pub enum GatewayError {
     /// The upstream could not be reached or failed mid-request.
     #[error("upstream failed: {0}")]
     Upstream(String),
+    /// The response cannot be masked (unsupported content or encoding on a connection that
+    /// masks): it is not passed on (fail closed).
+    #[error("response cannot be masked: {0}")]
+    Unmaskable(String),
     /// The upstream did not start answering within `limits.upstream_timeout`.
     #[error("upstream did not answer in time")]
     UpstreamTimeout,
@@ -84,18 +107,28 @@ pub enum Reason {
     Denied,
     /// 403.
     ApprovalRequired,
+    /// 403.
+    ReviewDenied,
+    /// 503.
+    ReviewUnavailable,
+    /// 413.
+    BodyNotInspectable,
     /// 503.
     AuditUnavailable,
     /// 413.
     BodyTooLarge,
     /// 408.
     BodyTimeout,
+    /// 400.
+    BodyAborted,
     /// 404.
     NoConnection,
     /// 502.
     UpstreamFailed,
     /// 504.
     UpstreamTimeout,
+    /// 502.
+    Unmaskable,
     /// 503.
     ShuttingDown,
 }
@@ -110,12 +143,17 @@ impl Reason {
             Reason::AccessRequired => "access_required",
             Reason::Denied => "denied",
             Reason::ApprovalRequired => "approval_required",
+            Reason::ReviewDenied => "review_denied",
+            Reason::ReviewUnavailable => "review_unavailable",
+            Reason::BodyNotInspectable => "body_too_large_to_inspect",
             Reason::AuditUnavailable => "audit_unavailable",
             Reason::BodyTooLarge => "body_too_large",
             Reason::BodyTimeout => "body_timeout",
+            Reason::BodyAborted => "body_aborted",
             Reason::NoConnection => "unknown_connection",
             Reason::UpstreamFailed => "upstream_failed",
             Reason::UpstreamTimeout => "upstream_timeout",
+            Reason::Unmaskable => "response_unmaskable",
             Reason::ShuttingDown => "shutting_down",
         }
     }
@@ -126,13 +164,19 @@ impl Reason {
             Reason::Canon(r) => StatusCode::from_u16(r.status()).unwrap_or(StatusCode::BAD_REQUEST),
             Reason::Unauthenticated => StatusCode::UNAUTHORIZED,
             Reason::IdentityUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Reason::AccessRequired | Reason::Denied | Reason::ApprovalRequired => StatusCode::FORBIDDEN,
+            Reason::AccessRequired | Reason::Denied | Reason::ApprovalRequired | Reason::ReviewDenied => {
+                StatusCode::FORBIDDEN
+            }
+            Reason::ReviewUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Reason::BodyNotInspectable => StatusCode::PAYLOAD_TOO_LARGE,
             Reason::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Reason::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Reason::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Reason::BodyAborted => StatusCode::BAD_REQUEST,
             Reason::NoConnection => StatusCode::NOT_FOUND,
             Reason::UpstreamFailed => StatusCode::BAD_GATEWAY,
             Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Reason::Unmaskable => StatusCode::BAD_GATEWAY,
             Reason::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -148,12 +192,17 @@ impl GatewayError {
             GatewayError::AccessRequired(_) => Reason::AccessRequired,
             GatewayError::Denied { .. } => Reason::Denied,
             GatewayError::ApprovalRequired { .. } => Reason::ApprovalRequired,
+            GatewayError::ReviewDenied(_) => Reason::ReviewDenied,
+            GatewayError::ReviewUnavailable(_) => Reason::ReviewUnavailable,
+            GatewayError::BodyNotInspectable { .. } => Reason::BodyNotInspectable,
             GatewayError::AuditUnavailable(_) => Reason::AuditUnavailable,
             GatewayError::BodyTooLarge { .. } => Reason::BodyTooLarge,
             GatewayError::BodyTimeout => Reason::BodyTimeout,
+            GatewayError::BodyAborted(_) => Reason::BodyAborted,
             GatewayError::NoConnection => Reason::NoConnection,
             GatewayError::Upstream(_) => Reason::UpstreamFailed,
             GatewayError::UpstreamTimeout => Reason::UpstreamTimeout,
+            GatewayError::Unmaskable(_) => Reason::Unmaskable,
             GatewayError::ShuttingDown => Reason::ShuttingDown,
         }
     }
@@ -175,10 +224,17 @@ impl GatewayError {
                 "refused by guardrail {}: {summary}",
                 rule.as_deref().unwrap_or("(connection default)")
             ),
-            GatewayError::ApprovalRequired { rule, summary } => format!(
-                "a person must approve this exact request ({summary}; guardrail {}), and per-request approvals are \
-                 not available on this gateway yet, so it was not forwarded",
+            GatewayError::ApprovalRequired { rule, summary, .. } => format!(
+                "a person must approve this exact request ({summary}; guardrail {}), and a review needs an \
+                 authenticated agent, so it was not forwarded",
                 rule.as_deref().unwrap_or("(connection default)")
+            ),
+            GatewayError::ReviewDenied(_) => "a person denied this exact request".into(),
+            GatewayError::ReviewUnavailable(_) => {
+                "the gateway cannot read or record approvals right now, so it was not forwarded; retry shortly".into()
+            }
+            GatewayError::BodyNotInspectable { limit } => format!(
+                "guardrails must read this request's body, and it is larger than {limit} bytes; send a smaller one"
             ),
             GatewayError::AccessRequired(_) => {
                 "you have no active grant for this connection, and it takes no access requests".into()
@@ -188,6 +244,7 @@ impl GatewayError {
             }
             GatewayError::BodyTooLarge { limit } => format!("the request body is larger than {limit} bytes"),
             GatewayError::BodyTimeout => "the request body stopped arriving; send it without pauses".into(),
+            GatewayError::BodyAborted(_) => "the request body ended in an error and was not forwarded".into(),
             GatewayError::NoConnection => {
                 "no connection matches this request: address it as /{connection}/… or by a host the connection \
                  claims"
@@ -195,13 +252,24 @@ impl GatewayError {
             }
             GatewayError::Upstream(_) => "the target could not be reached or failed; try again later".into(),
             GatewayError::UpstreamTimeout => "the target did not answer in time".into(),
+            GatewayError::Unmaskable(_) => {
+                "the target's answer cannot be inspected for secrets (unsupported content type or encoding), so \
+                 it was not passed on"
+                    .into()
+            }
             GatewayError::ShuttingDown => "the gateway is shutting down; retry against another replica".into(),
         }
     }
 
     /// The agent-facing response. The only place data-path errors become HTTP.
     pub(crate) fn into_response(self) -> Response<ProxyBody> {
-        if let GatewayError::AccessRequired(Some(body)) = &self {
+        let body = match &self {
+            GatewayError::AccessRequired(Some(body))
+            | GatewayError::ApprovalRequired { body: Some(body), .. }
+            | GatewayError::ReviewDenied(body) => Some(body),
+            _ => None,
+        };
+        if let Some(body) = body {
             let mut resp = Response::new(full(Bytes::from(body.to_string())));
             *resp.status_mut() = StatusCode::FORBIDDEN;
             resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -6,6 +6,7 @@
 //! and audit live in their own crates and are called from the pipeline as named steps;
 //! this crate must not grow their logic.
 
+mod access_audit;
 mod auth_events;
 mod body;
 pub mod config;
@@ -13,9 +14,12 @@ mod control;
 mod error;
 mod forward;
 mod grant_body;
+mod guard_step;
 pub mod guardrails;
 mod headers;
 mod listener;
+mod mask_body;
+mod masking;
 mod metrics;
 mod pipeline;
 mod record;

@@ -4,7 +4,7 @@
 //! in exactly one place ([`GatewayError::into_response`]).
 //!
 //! Built so far: 1 limits & canonicalize, 2 authenticate, 3 route, 4 access check,
-//! 5–6 guardrails (allow and deny; `review` is refused until per-request reviews exist),
+//! 5–6 guardrails (allow, deny, and review: an approval of the exact request, spent once),
 //! 7 durable record, 8 forward, 9 response (URL rewriting, response record, streams end
 //! when their grant does). Masking in 9 arrives with the masking issue. Until then an authenticated agent reaches every
 //! connection: do not expose this gateway to untrusted agents.
@@ -22,13 +22,16 @@ use portcullis_access::{AccessService, ActiveGrant};
 use portcullis_audit::AuditLog;
 use portcullis_canonical::{CanonicalRequest, Limits};
 use portcullis_identity::{bearer_token, Authenticator, Principal};
+use portcullis_mask::{MaskEngine, SessionContext};
 
 use crate::body::{GuardedBody, ProxyBody};
 use crate::config::LimitsConfig;
 use crate::error::GatewayError;
 use crate::forward::{forward, Outbound};
 use crate::grant_body::GrantBoundBody;
+use crate::guard_step::{guard, Subject};
 use crate::headers::strip_hop_by_hop;
+use crate::mask_body::{mask_response, MaskCounts};
 use crate::metrics::Metrics;
 use crate::record::{record_request, PendingResponse, RecordedBody, RequestFacts};
 use crate::rewrite::{RewriteBody, URL_HEADERS};
@@ -43,6 +46,7 @@ pub(crate) struct DataPlane {
     pub(crate) audit: Arc<AuditLog>,
     pub(crate) access: AccessService,
     pub(crate) auth_events: Arc<crate::auth_events::AuthEvents>,
+    pub(crate) masking: crate::masking::Masking,
     /// False only in development: no issuers configured and every listener on loopback.
     pub(crate) require_auth: bool,
 }
@@ -62,6 +66,8 @@ struct RequestLog {
     principal: Option<String>,
     /// Set once the request event is durable: the response must then be recorded too.
     recorded: Option<(String, Option<String>)>,
+    /// What masking removed from the response, filled as its body ends.
+    mask_counts: Option<MaskCounts>,
 }
 
 /// Handles one request: runs the pipeline, renders any error, records metrics.
@@ -125,16 +131,20 @@ async fn run(
     // 4. Access check: an active grant for (principal, connection).
     let grant = check_access(dp, principal.as_ref(), &routed.connection.name)?;
 
-    // 5–6. Classify and decide by the connection's guardrail rules.
-    guard(&routed, canonical.method.as_str(), principal.as_ref(), grant.as_ref())?;
+    // 5–6. Classify and decide by the connection's guardrail rules; a `review` decision
+    // spends an approval of exactly this request or parks it for a person.
+    let request_id = uuid::Uuid::now_v7().to_string();
+    let who = Subject { principal: principal.as_ref(), grant: grant.as_ref(), request_id: &request_id };
+    let guarded = guard(dp, &routed, canonical.method.as_str(), &parts.headers, body, who).await?;
+    let body = guarded.body;
 
     // 7. Record the request durably before anything leaves (fail closed).
-    let request_id = uuid::Uuid::now_v7().to_string();
     let target = routed.target.encoded();
     let grant_id = grant.as_ref().map(|g| g.grant_id().to_owned());
     let facts = RequestFacts {
         request_id: &request_id,
         grant_id: grant_id.as_deref(),
+        review_id: guarded.review_id.as_deref(),
         principal: principal.as_ref(),
         connection: &routed.connection.name,
         method: canonical.method.as_str(),
@@ -142,7 +152,7 @@ async fn run(
         headers: &parts.headers,
     };
     record_request(&dp.audit, facts).await?;
-    log.recorded = Some((request_id, grant_id));
+    log.recorded = Some((request_id.clone(), grant_id.clone()));
 
     // 8. Forward the canonical request.
     let outbound = Outbound {
@@ -157,7 +167,12 @@ async fn run(
     let upstream = forward(&routed, outbound, dp.limits.upstream_timeout).await?;
 
     // 9. The response, streamed back — and cut off the moment its grant ends.
-    let resp = respond(&routed, upstream);
+    let mask = dp
+        .masking
+        .engine(&routed.connection.name, guarded.mask_profile.as_deref())
+        .map_err(|e| GatewayError::Unmaskable(e.to_string()))?
+        .map(|engine| (engine, dp.masking.session(grant_id.as_deref(), &request_id)));
+    let resp = respond(&routed, upstream, mask, log)?;
     Ok(match grant {
         Some(g) => {
             let (parts, body) = resp.into_parts();
@@ -165,35 +180,6 @@ async fn run(
         }
         None => resp,
     })
-}
-
-/// Steps 5–6. The request body is not inspected yet, so rules that need it (batch
-/// contents, deployment templates, security rules) see no body and fail closed.
-fn guard(
-    routed: &Routed,
-    method: &str,
-    principal: Option<&Principal>,
-    grant: Option<&ActiveGrant>,
-) -> Result<(), GatewayError> {
-    let Some(rules) = &routed.connection.rules else { return Ok(()) };
-    let groups: &[String] = principal.map(|p| p.groups.as_slice()).unwrap_or(&[]);
-    let level = grant.map(ActiveGrant::level).unwrap_or("");
-    let d = crate::guardrails::decide(
-        rules,
-        &routed.connection.guard_kind,
-        method,
-        &routed.target,
-        None,
-        groups,
-        level,
-    );
-    match d.outcome {
-        portcullis_policy::Outcome::Allow => Ok(()),
-        portcullis_policy::Outcome::Deny => Err(GatewayError::Denied { rule: d.rule_id, summary: d.summary }),
-        portcullis_policy::Outcome::Review => {
-            Err(GatewayError::ApprovalRequired { rule: d.rule_id, summary: d.summary })
-        }
-    }
 }
 
 /// Step 4. A grant token must name this connection and a grant that is still active; an
@@ -237,6 +223,7 @@ fn finish_record(
         connection: log.connection.clone().unwrap_or_default(),
         status: parts.status.as_u16(),
         headers: parts.headers.clone(),
+        mask_counts: log.mask_counts.clone(),
         started,
     };
     Response::from_parts(parts, RecordedBody::new(body, pending).boxed_unsync())
@@ -302,12 +289,25 @@ fn agent_host(parts: &Parts, info: ConnInfo) -> String {
         .unwrap_or_else(|| info.local.to_string())
 }
 
-/// Step 9: hop-by-hop headers removed, upstream URLs rewritten to the gateway.
-fn respond(routed: &Routed, upstream: Response<Incoming>) -> Response<ProxyBody> {
+/// Step 9: hop-by-hop headers removed, headers and body masked (decoded first if
+/// compressed), upstream URLs rewritten to the gateway.
+fn respond(
+    routed: &Routed,
+    upstream: Response<Incoming>,
+    mask: Option<(MaskEngine, SessionContext)>,
+    log: &mut RequestLog,
+) -> Result<Response<ProxyBody>, GatewayError> {
     let (mut parts, body) = upstream.into_parts();
     strip_hop_by_hop(&mut parts.headers);
+    let mut body: ProxyBody = body.map_err(Into::into).boxed_unsync();
+    if let Some((engine, session)) = mask {
+        let (masked, counts) = mask_response(&engine, &session, &mut parts, body)
+            .map_err(|e| GatewayError::Unmaskable(e.to_string()))?;
+        body = masked;
+        log.mask_counts = Some(counts);
+    }
     let Some(rewrite) = &routed.connection.rewrite else {
-        return Response::from_parts(parts, body.map_err(Into::into).boxed_unsync());
+        return Ok(Response::from_parts(parts, body));
     };
     for name in URL_HEADERS {
         let new = parts
@@ -326,9 +326,9 @@ fn respond(routed: &Routed, upstream: Response<Incoming>) -> Response<ProxyBody>
     if identity && json {
         parts.headers.remove(CONTENT_LENGTH);
         let body = RewriteBody::new(body, rewrite.body(&routed.agent_base));
-        return Response::from_parts(parts, body.boxed_unsync());
+        return Ok(Response::from_parts(parts, body.boxed_unsync()));
     }
-    Response::from_parts(parts, body.map_err(Into::into).boxed_unsync())
+    Ok(Response::from_parts(parts, body))
 }
 
 fn is_json(content_type: &str) -> bool {

@@ -27,6 +27,7 @@ fn headers(map: &HeaderMap) -> Vec<portcullis_audit::Header> {
 pub(crate) struct RequestFacts<'a> {
     pub(crate) request_id: &'a str,
     pub(crate) grant_id: Option<&'a str>,
+    pub(crate) review_id: Option<&'a str>,
     pub(crate) principal: Option<&'a Principal>,
     pub(crate) connection: &'a str,
     pub(crate) method: &'a str,
@@ -48,7 +49,7 @@ pub(crate) async fn record_request(audit: &AuditLog, facts: RequestFacts<'_>) ->
         principal,
         delegation,
         grant_id,
-        review_id: None,
+        review_id: facts.review_id.map(str::to_owned),
         connection: facts.connection.to_owned(),
         method: facts.method.to_owned(),
         target: facts.target.to_owned(),
@@ -66,6 +67,8 @@ pub(crate) struct PendingResponse {
     pub(crate) connection: String,
     pub(crate) status: u16,
     pub(crate) headers: HeaderMap,
+    /// What masking removed, by detector (read when the body ends).
+    pub(crate) mask_counts: Option<crate::mask_body::MaskCounts>,
     pub(crate) started: Instant,
 }
 
@@ -78,7 +81,10 @@ impl PendingResponse {
             status: self.status,
             headers: headers(&self.headers),
             body: None,
-            mask_counts: Default::default(),
+            mask_counts: self
+                .mask_counts
+                .map(|c| c.lock().unwrap_or_else(|p| p.into_inner()).clone())
+                .unwrap_or_default(),
             bytes,
             duration_us: self.started.elapsed().as_micros() as u64,
         }));

@@ -57,6 +57,12 @@ pub enum StartError {
         /// What is wrong.
         detail: String,
     },
+    /// A masking profile cannot be compiled, or a connection names an unknown one.
+    #[error("mask: {detail}")]
+    Mask {
+        /// What is wrong.
+        detail: String,
+    },
     /// The access settings or policies are unusable.
     #[error("access: {detail}")]
     Access {
@@ -200,6 +206,7 @@ async fn access_service(
     store: &SqliteStore,
     keys: Arc<GrantKeys>,
     control_url: &str,
+    audit: Arc<AuditLog>,
 ) -> Result<AccessService, StartError> {
     let defaults =
         toml::from_str::<AccessConfig>("").map_err(|e| StartError::Access { detail: e.to_string() })?;
@@ -213,9 +220,38 @@ async fn access_service(
         .map_err(|e| StartError::Access { detail: e.to_string() })?;
     let service = AccessService::open(store, access_config, policy, keys)
         .await
-        .map_err(|e| StartError::Access { detail: e.to_string() })?;
+        .map_err(|e| StartError::Access { detail: e.to_string() })?
+        .with_event_sink(Arc::new(crate::access_audit::AuditSink(audit)));
     service.start_sweeper();
     Ok(service)
+}
+
+/// The embedded connector for every connection with a credential (secrets and
+/// certificates are read now, so a missing file stops the start); `None` if there is none.
+fn embedded_connector(config: &Config) -> Result<Option<Arc<portcullis_connector::Connector>>, StartError> {
+    let embedded: Vec<portcullis_connector::ConnectionConfig> = config
+        .connections
+        .iter()
+        .filter_map(|c| {
+            let credential = c.credential.clone()?;
+            Some(portcullis_connector::ConnectionConfig {
+                name: c.name.clone(),
+                upstream: c.upstream.clone(),
+                upstream_ca: c.upstream_ca.clone(),
+                credential,
+            })
+        })
+        .collect();
+    if embedded.is_empty() {
+        return Ok(None);
+    }
+    let connector = portcullis_connector::Connector::new(&embedded).map_err(|e| match e {
+        portcullis_connector::ConnectorError::Config { connection, detail } => {
+            StartError::Upstream { connection, detail }
+        }
+        other => StartError::Upstream { connection: String::new(), detail: other.to_string() },
+    })?;
+    Ok(Some(Arc::new(connector)))
 }
 
 /// Opens the store, binds the listeners and starts serving.
@@ -225,6 +261,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         .map_err(|source| StartError::Store { data_dir: config.data_dir.display().to_string(), source })?;
     let store = Arc::new(store);
 
+    let connector = embedded_connector(&config)?;
     let mut routes = Routes::default();
     for c in &config.connections {
         let client = build_client(c.upstream_ca.as_deref())
@@ -233,19 +270,24 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
             connection: c.name.clone(),
             detail: format!("rules: {detail}"),
         })?;
-        routes.insert(Connection::new(c, client, rules), &c.hosts);
+        let connection = Connection::new(c, client, rules);
+        let connection = match &connector {
+            Some(connector) if connector.serves(&c.name) => connection.with_connector(connector.clone()),
+            _ => connection,
+        };
+        routes.insert(connection, &c.hosts);
     }
     let data = bind("data", &config.listeners.data).await?;
     let control = bind("control", &config.listeners.control).await?;
     let (data_addr, control_addr) = (data.addr, control.addr);
     let data_scheme = if data.tls.is_some() { "https" } else { "http" };
-    let audit = AuditLog::open(&store, AuditConfig::default())
+    let audit = AuditLog::open(&*store, AuditConfig::default())
         .await
         .map_err(|e| StartError::Audit { detail: e.to_string() })?;
     let audit = Arc::new(audit);
     let (auth, grant_keys) = authenticator(&config)?;
     let control_url = format!("{}://{}", if control.tls.is_some() { "https" } else { "http" }, control_addr);
-    let access = access_service(&config, &store, grant_keys, &control_url).await?;
+    let access = access_service(&config, &store, grant_keys, &control_url, audit.clone()).await?;
     let require_auth = !config.identity.issuers.is_empty();
     if !require_auth {
         tracing::warn!(
@@ -255,6 +297,8 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     }
     let metrics = Arc::new(Metrics::new());
     let auth_events = Arc::new(AuthEvents::new(audit.clone()));
+    let masking = crate::masking::Masking::new(&config.mask, &config.connections)
+        .map_err(|detail| StartError::Mask { detail })?;
     let data_plane = Arc::new(DataPlane {
         routes,
         limits: config.limits.clone(),
@@ -263,6 +307,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         audit: audit.clone(),
         access: access.clone(),
         auth_events: auth_events.clone(),
+        masking,
         require_auth,
     });
 

@@ -35,6 +35,14 @@ pub struct Upstream {
 
 type UpBody = BoxBody<Bytes, Infallible>;
 
+/// A storage account key as Azure returns them (base64 of 64 bytes), planted in responses.
+#[allow(dead_code)]
+pub const ACCOUNT_KEY: &str =
+    "c3VwZXJzZWNyZXRrZXlzdXBlcnNlY3JldGtleXN1cGVyc2VjcmV0a2V5c3VwZXJzZWNyZXRrZXkxMjM0NTY3OA==";
+
+/// `Microsoft.Storage/storageAccounts/listKeys` as ARM answers it.
+const LIST_KEYS: &str = r#"{"keys":[{"creationTime":"2026-11-01T10:00:00.0000000Z","keyName":"key1","value":"ACCOUNT_KEY","permissions":"FULL"},{"creationTime":"2026-11-01T10:00:00.0000000Z","keyName":"key2","value":"ACCOUNT_KEY","permissions":"FULL"}]}"#;
+
 fn text(status: StatusCode, ct: &str, body: impl Into<Bytes>) -> Response<UpBody> {
     Response::builder()
         .status(status)
@@ -96,6 +104,29 @@ async fn respond(origin: String, req: Request<Incoming>, seen: Arc<Mutex<Vec<See
             .header("x-upstream-hop", "should not reach the agent")
             .body(Full::new(Bytes::from(body)).boxed())
             .unwrap();
+    }
+    if path.ends_with("/listKeys") {
+        let body = LIST_KEYS.replace("ACCOUNT_KEY", ACCOUNT_KEY);
+        let gzip = query.contains("gzip=1");
+        let bytes = if gzip {
+            use std::io::Write;
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            enc.write_all(body.as_bytes()).unwrap();
+            enc.finish().unwrap()
+        } else {
+            body.into_bytes()
+        };
+        let mut resp = Response::builder()
+            .header("content-type", "application/json; charset=utf-8")
+            .header("x-ms-connection-string", format!("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={ACCOUNT_KEY};EndpointSuffix=core.windows.net"))
+            .header("x-ms-request-id", "0d1a7b7e-8f3e-4c55-9a40-5f0a3c1b2d4e");
+        if gzip {
+            resp = resp.header("content-encoding", "gzip");
+        }
+        return resp.body(Full::new(Bytes::from(bytes)).boxed()).unwrap();
+    }
+    if path.ends_with("/octets") {
+        return text(StatusCode::OK, "application/octet-stream", format!("raw {ACCOUNT_KEY}"));
     }
     let echo = serde_json::json!({
         "method": parts.method.as_str(),
