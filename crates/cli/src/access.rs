@@ -23,6 +23,13 @@ pub(crate) struct Remote {
     json: bool,
 }
 
+impl Remote {
+    /// Whether to print JSON.
+    pub(crate) fn json(&self) -> bool {
+        self.json
+    }
+}
+
 #[derive(Subcommand)]
 pub(crate) enum AccessCommand {
     /// Ask for access to a connection.
@@ -86,7 +93,7 @@ pub(crate) enum AccessCommand {
     },
 }
 
-fn client(remote: &Remote) -> anyhow::Result<AccessClient> {
+pub(crate) fn client(remote: &Remote) -> anyhow::Result<AccessClient> {
     let url = remote
         .url
         .as_deref()

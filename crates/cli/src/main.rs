@@ -8,6 +8,7 @@ mod logging;
 mod mask;
 mod output;
 mod policy;
+mod reviews;
 mod sessions;
 
 use std::path::PathBuf;
@@ -52,6 +53,13 @@ enum Command {
         remote: access::Remote,
         #[command(subcommand)]
         command: access::AccessCommand,
+    },
+    /// Per-request approvals: list, show, approve, deny (against a running gateway).
+    Reviews {
+        #[command(flatten)]
+        remote: access::Remote,
+        #[command(subcommand)]
+        command: reviews::ReviewsCommand,
     },
     /// The tamper-evident audit log: verify it, export it.
     Audit {
@@ -118,6 +126,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Access { remote, command } => {
             logging::init_quiet()?;
             access::run(remote, command).await
+        }
+        Command::Reviews { remote, command } => {
+            logging::init_quiet()?;
+            reviews::run(remote, command).await
         }
         Command::Audit { command } => {
             logging::init_quiet()?;
