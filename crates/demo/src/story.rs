@@ -3,8 +3,10 @@
 
 mod access_steps;
 mod audit_steps;
+mod connector_steps;
 mod gateway_step;
 mod guardrail_steps;
+mod review_steps;
 mod sandbox_steps;
 
 use std::io::Write;
@@ -20,6 +22,10 @@ use crate::steps::{Step, StepOutcome, STEPS};
 const TENANT: &str = "8d9f7a52-7bd4-4e47-9d5d-0c3f0e4a1b2c";
 /// The demo's subscription in fake ARM.
 const SUBSCRIPTION: &str = "00000000-1111-2222-3333-444444444444";
+/// The app registration whose secret only the embedded connector holds.
+const CONNECTOR_APP: &str = "portcullis-connector";
+/// The demo's storage account (in `prod-rg`), whose keys the agent reads masked.
+const STORAGE_ACCOUNT: &str = "contosoprod";
 /// The audience of tokens for the gateway itself (not for ARM: those would be replayable).
 const GATEWAY_AUDIENCE: &str = "api://portcullis-demo";
 
@@ -56,6 +62,12 @@ struct World {
     request_id: Option<String>,
     grant_id: Option<String>,
     grant_token: Option<String>,
+    /// The connector's client secret (to prove the agent never sees it).
+    connector_secret: Option<String>,
+    /// The demo storage account's real keys (to prove the agent never sees them).
+    storage_keys: Vec<String>,
+    /// The review of the held deletion.
+    review_id: Option<String>,
 }
 
 type StepResult = Result<Value, String>;
@@ -74,7 +86,14 @@ pub async fn run<W: Write>(options: DemoOptions, reporter: &mut Reporter<W>) -> 
             "request-access" => Some(access_steps::request_access(&mut world).await),
             "self-approve-refused" => Some(access_steps::self_approve_refused(&mut world).await),
             "approve-access" => Some(access_steps::approve_access(&mut world).await),
+            "list" => Some(review_steps::list(&mut world).await),
+            "list-keys-masked" => Some(review_steps::list_keys_masked(&mut world).await),
+            "delete-held" => Some(review_steps::delete_held(&mut world).await),
+            "approve-review" => Some(review_steps::approve_review(&mut world).await),
+            "delete" => Some(review_steps::delete_runs(&mut world).await),
+            "delete-replay-refused" => Some(review_steps::delete_replay_refused(&mut world).await),
             "role-assignment-denied" => Some(guardrail_steps::role_assignment_denied(&mut world).await),
+            "credential-never-seen" => Some(connector_steps::credential_never_seen(&mut world).await),
             "revoke" => Some(access_steps::revoke(&mut world).await),
             "replay" => Some(audit_steps::replay(&mut world).await),
             "audit-verify" => Some(audit_steps::audit_verify(&mut world).await),

@@ -143,7 +143,7 @@ pub(super) async fn revoke(world: &mut World) -> StepResult {
     }
     Ok(json!({
         "narration": [
-            format!("with the grant, the call passes the gateway to Azure (the target answered {before}: until the connector injects a credential, fake ARM refuses the call itself)"),
+            format!("with the grant, the call goes through to Azure → {before}"),
             format!("Alice revokes the grant → {revoked}"),
             format!("the same call right after → {after} access_required"),
         ],

@@ -31,6 +31,12 @@ pub(super) async fn gateway(world: &mut World) -> StepResult {
     let echo = crate::echo::start().await.map_err(|e| format!("starting the echo upstream: {e}"))?;
     let arm_url =
         world.arm.as_ref().map(|a| a.url().to_owned()).unwrap_or_else(|| "http://127.0.0.1:9".into());
+    // The connector's credential: a client secret in a file only the gateway host reads.
+    let connector = idp.agent(super::CONNECTOR_APP).ok_or("the connector's app is not registered")?;
+    let secret = connector.secret.clone().ok_or("the connector's app has no secret")?;
+    let secret_file = dir.path().join("connector-secret");
+    std::fs::write(&secret_file, &secret).map_err(|e| e.to_string())?;
+    world.connector_secret = Some(secret);
     let toml = format!(
         r#"
 data_dir = "data"
@@ -55,6 +61,8 @@ max_duration = "1h"
 name = "azure-demo"
 kind = "azure-arm"
 upstream = "{arm_url}"
+connector = "embedded"
+credential = {{ kind = "entra-client-secret", tenant = "{tenant}", client_id = "{client_id}", secret_file = {secret_path:?}, scope = "https://management.azure.com/.default", authority = "{authority}" }}
 [[connections]]
 name = "echo"
 upstream = "http://{echo}"
@@ -62,6 +70,9 @@ upstream = "http://{echo}"
         issuer = idp.issuer_v2(),
         discovery = idp.discovery_url_v2(),
         tenant = idp.tenant(),
+        client_id = connector.client_id,
+        secret_path = secret_file.display().to_string(),
+        authority = idp.url(),
     );
     let config =
         portcullis_gateway::Config::from_toml(&toml, &dir.path().join("portcullis.toml"), std::iter::empty())

@@ -1,14 +1,15 @@
 //! The `idp` and `arm` steps: the sandbox's fakes, started and proven to work.
 
-use portcullis_sandbox::{Agent, FakeArm, FakeEntra, Human};
+use portcullis_sandbox::{Agent, FakeArm, FakeEntra, Human, StorageAccount};
 use serde_json::{json, Value};
 
-use super::{agent_token, arm_scope, claims, StepResult, World, SUBSCRIPTION, TENANT};
+use super::{agent_token, arm_scope, claims, StepResult, World, STORAGE_ACCOUNT, SUBSCRIPTION, TENANT};
 
 pub(super) async fn idp(world: &mut World) -> StepResult {
     let idp = FakeEntra::builder()
         .tenant(TENANT)
         .agent(Agent::new("deploy-agent").groups(["agents"]))
+        .agent(Agent::new(super::CONNECTOR_APP))
         .human(Human::new("Alice Approver", "alice@contoso.example"))
         .start()
         .await
@@ -39,10 +40,13 @@ pub(super) async fn idp(world: &mut World) -> StepResult {
 
 pub(super) async fn arm(world: &mut World) -> StepResult {
     let idp = world.idp.as_ref().ok_or("the idp step did not run")?;
+    let account = StorageAccount::new("prod-rg", STORAGE_ACCOUNT);
+    world.storage_keys = account.keys.to_vec();
     let arm = FakeArm::builder(idp)
         .subscription(SUBSCRIPTION, "Contoso Production")
         .resource_group("prod-rg", "westeurope")
         .resource_group("staging-rg", "westeurope")
+        .storage_account(account)
         .start()
         .await
         .map_err(|e| format!("starting the fake ARM: {e}"))?;
