@@ -5,26 +5,66 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use portcullis_audit::{export, read_public_key, verify, ExportFormat, VerifyOptions};
+use portcullis_audit::{export, read_public_key, verify, ExportFormat, PoolRef, VerifyOptions};
 use portcullis_store::SqliteStore;
 
 /// Where the audit log is.
 #[derive(Args)]
 pub(crate) struct Location {
-    /// The gateway's data directory.
-    #[arg(long, conflicts_with = "config")]
+    /// The gateway's data directory (SQLite store).
+    #[arg(long, conflicts_with_all = ["config", "database"])]
     data_dir: Option<PathBuf>,
     /// The gateway's config file (its `data_dir` is used).
-    #[arg(long, short)]
+    #[arg(long, short, conflicts_with = "database")]
     config: Option<PathBuf>,
+    /// A PostgreSQL database shared by several gateways (`postgres://…`); every
+    /// gateway's stream in it is read. Opened read-only: no migration is applied.
+    #[arg(long)]
+    database: Option<String>,
+}
+
+/// An opened audit store: the SQLite file of a data_dir, or a PostgreSQL pool.
+pub(crate) enum Opened {
+    Sqlite(SqliteStore),
+    Postgres(portcullis_store::PgPool),
+}
+
+impl Opened {
+    pub(crate) fn pool(&self) -> PoolRef<'_> {
+        match self {
+            Opened::Sqlite(s) => PoolRef::Sqlite(s.pool()),
+            Opened::Postgres(p) => PoolRef::Postgres(p),
+        }
+    }
 }
 
 impl Location {
-    pub(crate) fn data_dir(&self) -> anyhow::Result<PathBuf> {
-        match (&self.data_dir, &self.config) {
-            (Some(d), _) => Ok(d.clone()),
-            (None, Some(c)) => Ok(portcullis_gateway::Config::load(c)?.data_dir),
-            (None, None) => anyhow::bail!("say where the audit log is: --data-dir DIR or --config FILE"),
+    /// The data directory, when the log is in one (not with `--database`).
+    pub(crate) fn data_dir(&self) -> anyhow::Result<Option<PathBuf>> {
+        match (&self.data_dir, &self.config, &self.database) {
+            (Some(d), _, _) => Ok(Some(d.clone())),
+            (None, Some(c), _) => Ok(Some(portcullis_gateway::Config::load(c)?.data_dir)),
+            (None, None, Some(_)) => Ok(None),
+            (None, None, None) => {
+                anyhow::bail!("say where the audit log is: --data-dir DIR, --config FILE or --database URL")
+            }
+        }
+    }
+
+    /// Opens the store the log is in.
+    pub(crate) async fn open(&self) -> anyhow::Result<Opened> {
+        if let Some(url) = &self.database {
+            if !portcullis_store::is_postgres_url(url) {
+                anyhow::bail!("--database takes a postgres:// URL (for SQLite, use --data-dir)");
+            }
+            let pool = portcullis_store::pg_pool(portcullis_store::pg_options(url)?).await?;
+            return Ok(Opened::Postgres(pool));
+        }
+        match self.data_dir()? {
+            Some(dir) => Ok(Opened::Sqlite(open_store(&dir).await?)),
+            None => {
+                anyhow::bail!("say where the audit log is: --data-dir DIR, --config FILE or --database URL")
+            }
         }
     }
 }
@@ -67,6 +107,14 @@ pub(crate) enum AuditCommand {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Create an auditor's age key pair: the identity goes to FILE (mode 0600, kept by the
+    /// auditor, never on the gateway); the recipient printed goes into the gateway's
+    /// config, so unmasked bodies are stored encrypted to it.
+    AuditorKey {
+        /// Where to write the identity (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 pub(crate) async fn open_store(dir: &Path) -> anyhow::Result<SqliteStore> {
@@ -89,10 +137,18 @@ pub(crate) fn since_us(since: &str) -> anyhow::Result<i64> {
 pub(crate) async fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
     match command {
         AuditCommand::Verify { location, trusted_keys, json } => {
-            let dir = location.data_dir()?;
-            let store = open_store(&dir).await?;
+            let store = location.open().await?;
             let keys = if trusted_keys.is_empty() {
-                vec![read_public_key(&dir)?]
+                match location.data_dir()? {
+                    Some(dir) => vec![read_public_key(&dir)?],
+                    None => {
+                        eprintln!(
+                            "note: trusting the signing keys recorded in the database; pass --trusted-key \
+                             (each gateway's audit-signing.pub) to also refuse a database rewritten with a new key"
+                        );
+                        Vec::new()
+                    }
+                }
             } else {
                 trusted_keys
                     .iter()
@@ -123,8 +179,7 @@ pub(crate) async fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
             Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         AuditCommand::Export { location, format, since, output } => {
-            let dir = location.data_dir()?;
-            let store = open_store(&dir).await?;
+            let store = location.open().await?;
             let since = since.as_deref().map(since_us).transpose()?;
             let format = match format {
                 Format::Jsonl => ExportFormat::Jsonl,
@@ -144,5 +199,26 @@ pub(crate) async fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
             eprintln!("exported {written} events");
             Ok(ExitCode::SUCCESS)
         }
+        AuditCommand::AuditorKey { out } => {
+            let (identity, recipient) = portcullis_audit::generate_auditor_key();
+            write_private(&out, identity.as_bytes())?;
+            crate::output::line(&recipient)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// Creates `path` (which must not exist) readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }

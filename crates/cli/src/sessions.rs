@@ -1,13 +1,17 @@
 //! `portcullis sessions list|show|replay`: the calls made under each grant, from the
 //! audit log. Everything agent-provided is rendered through `render::safe`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Subcommand;
 use portcullis_audit::render::safe;
-use portcullis_audit::{list_sessions, replay, show_session, SessionFilter};
+use portcullis_audit::{
+    list_sessions, read_body, replay, show_session, AuditorKey, PoolRef, SessionFilter, SessionTimeline,
+};
 
-use crate::audit::{open_store, since_us, Location};
+use crate::audit::{since_us, Location};
 
 #[derive(Subcommand)]
 pub(crate) enum SessionsCommand {
@@ -34,6 +38,10 @@ pub(crate) enum SessionsCommand {
         location: Location,
         /// The grant id.
         id: String,
+        /// Also show the unmasked bodies sealed to the auditor, decrypted with this age
+        /// identity file (`AGE-SECRET-KEY-1…`).
+        #[arg(long, value_name = "KEYFILE")]
+        decrypt: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -60,7 +68,7 @@ fn not_found(id: &str) -> anyhow::Error {
 pub(crate) async fn run(command: SessionsCommand) -> anyhow::Result<ExitCode> {
     match command {
         SessionsCommand::List { location, principal, connection, since, json } => {
-            let store = open_store(&location.data_dir()?).await?;
+            let store = location.open().await?;
             let filter = SessionFilter {
                 principal,
                 connection,
@@ -84,19 +92,30 @@ pub(crate) async fn run(command: SessionsCommand) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        SessionsCommand::Show { location, id, json } => {
-            let store = open_store(&location.data_dir()?).await?;
+        SessionsCommand::Show { location, id, decrypt, json } => {
+            let store = location.open().await?;
             let timeline = show_session(store.pool(), &id).await?.ok_or_else(|| not_found(&id))?;
+            let unsealed = match decrypt {
+                Some(path) => unseal(store.pool(), &timeline, &path).await?,
+                None => Vec::new(),
+            };
             if json {
-                crate::output::json(&timeline)?;
+                let unsealed: Vec<_> = unsealed
+                    .iter()
+                    .map(|u| serde_json::json!({"seq": u.seq, "sha256": u.sha256, "body": u.body}))
+                    .collect();
+                crate::output::json(&serde_json::json!({"timeline": timeline, "decrypted": unsealed}))?;
             } else {
                 for e in &timeline.entries {
                     crate::output::line(&format!("{:>6}  {:<14} {}", e.seq, e.kind, e.summary))?;
+                    for u in unsealed.iter().filter(|u| u.seq == e.seq) {
+                        crate::output::line(&format!("{:>6}  {:<14} {}", "", "unmasked", safe(&u.body)))?;
+                    }
                 }
             }
         }
         SessionsCommand::Replay { location, id, speed, json } => {
-            let store = open_store(&location.data_dir()?).await?;
+            let store = location.open().await?;
             let session = replay(store.pool(), &id).await?.ok_or_else(|| not_found(&id))?;
             if json {
                 crate::output::json(&session)?;
@@ -115,4 +134,36 @@ pub(crate) async fn run(command: SessionsCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A sealed body, decrypted.
+struct Unsealed {
+    seq: i64,
+    sha256: String,
+    body: String,
+}
+
+async fn unseal(
+    pool: PoolRef<'_>,
+    timeline: &SessionTimeline,
+    key_file: &std::path::Path,
+) -> anyhow::Result<Vec<Unsealed>> {
+    let text =
+        std::fs::read_to_string(key_file).with_context(|| format!("reading {}", key_file.display()))?;
+    let key = AuditorKey::parse(&text)?;
+    let mut out = Vec::new();
+    for e in &timeline.entries {
+        for sealed in &e.event.sealed {
+            let ciphertext = read_body(pool, &sealed.sha256).await?.ok_or_else(|| {
+                anyhow::anyhow!("sealed body {} of event {} is not stored", sealed.sha256, e.seq)
+            })?;
+            let plain = key.open(&ciphertext)?;
+            out.push(Unsealed {
+                seq: e.seq,
+                sha256: sealed.sha256.clone(),
+                body: String::from_utf8_lossy(&plain).into_owned(),
+            });
+        }
+    }
+    Ok(out)
 }

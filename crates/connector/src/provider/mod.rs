@@ -30,7 +30,7 @@ pub(crate) enum Provider {
     /// A short-lived bearer token, cached and refreshed.
     Token { source: TokenSource, cache: TokenCache },
     /// Each request signed with a storage account key.
-    SharedKey(SharedKeySigner),
+    SharedKey(Box<SharedKeySigner>),
     /// A fixed header value (`Authorization: Bearer …` or a named header).
     Static { name: HeaderName, value: HeaderValue },
 }
@@ -133,7 +133,7 @@ impl Provider {
             }
             CredentialConfig::StorageSharedKey { account, key_file, key_env } => {
                 let key = read_secret(key_file.as_deref(), key_env.as_deref(), "key")?;
-                Ok(Provider::SharedKey(SharedKeySigner::new(account.clone(), key.expose())?))
+                Ok(Provider::SharedKey(Box::new(SharedKeySigner::new(account.clone(), key.expose())?)))
             }
             CredentialConfig::Bearer { secret_file, secret_env } => {
                 let secret = read_secret(secret_file.as_deref(), secret_env.as_deref(), "secret")?;
