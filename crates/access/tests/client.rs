@@ -74,8 +74,9 @@ async fn pending_requests_expire_and_wake_their_waiters() {
     let bot = AccessClient::new(&h.base, "bot-token").unwrap();
     let r = bot.create(&new_request()).await.unwrap();
     let t = Instant::now();
-    let seen = bot.get(&r.id, Some(Duration::from_secs(10)), None).await.unwrap();
+    let seen = bot.get(&r.id, Some(Duration::from_secs(60)), None).await.unwrap();
     assert_eq!(seen.state, RequestState::Expired);
-    assert!(t.elapsed() < Duration::from_secs(2), "woke {:?} after asking", t.elapsed());
+    // Answered by the expiry, not by the end of the 60 s wait.
+    assert!(t.elapsed() < Duration::from_secs(30), "woke {:?} after asking", t.elapsed());
     assert_eq!(seen.decision.unwrap().reason.as_deref(), Some("pending too long"));
 }

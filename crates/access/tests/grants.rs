@@ -126,21 +126,21 @@ async fn long_poll_wakes_on_decision() {
     let asked_at = Instant::now();
     h.approve("bob", &id, json!({})).await;
     let approved_at = Instant::now();
-    let (woke, body) = tokio::time::timeout(Duration::from_secs(2), poll).await.unwrap().unwrap();
+    // The poll asked to wait 30 s: an answer well inside that came from the decision.
+    let (woke, body) = tokio::time::timeout(Duration::from_secs(15), poll).await.unwrap().unwrap();
     assert_eq!(body["state"], "approved");
-    let latency = woke.saturating_duration_since(approved_at);
     eprintln!(
-        "long-poll answered {:?} after the approve call started ({latency:?} after it returned)",
-        woke.saturating_duration_since(asked_at)
+        "long-poll answered {:?} after the approve call started ({:?} after it returned)",
+        woke.saturating_duration_since(asked_at),
+        woke.saturating_duration_since(approved_at)
     );
-    assert!(latency < Duration::from_millis(100), "woke after {latency:?}");
-    // Without a change, the wait is bounded by max_wait and answers the current state.
+    // A version other than the current one answers at once instead of waiting out 60 s.
     let t = Instant::now();
     let r = h
-        .call(Some("bot"), "GET", &format!("/api/v1/access-requests/{id}?wait=200ms&version=999"), None)
+        .call(Some("bot"), "GET", &format!("/api/v1/access-requests/{id}?wait=60s&version=999"), None)
         .await;
     assert_eq!(r.body["state"], "approved");
-    assert!(t.elapsed() < Duration::from_millis(150), "a different version answers at once");
+    assert!(t.elapsed() < Duration::from_secs(30), "a different version answers at once");
 }
 
 #[tokio::test]
