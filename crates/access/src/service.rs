@@ -235,7 +235,8 @@ impl AccessService {
         self.inner.policy.decide(AccessAction::Approve, &input).is_ok_and(|d| d.allowed)
     }
 
-    pub(crate) fn is_admin(&self, caller: &Principal) -> bool {
+    /// Whether `caller` is in one of `admin_groups`.
+    pub fn is_admin(&self, caller: &Principal) -> bool {
         caller.groups.iter().any(|g| self.inner.config.admin_groups.contains(g))
     }
 

@@ -4,6 +4,7 @@
 mod access;
 mod audit;
 mod auth;
+mod connector;
 mod logging;
 mod mask;
 mod output;
@@ -31,6 +32,13 @@ enum Command {
     Serve {
         /// The gateway's TOML config (see docs/config.md).
         #[arg(long, short, env = "PORTCULLIS_CONFIG", default_value = "portcullis.toml")]
+        config: PathBuf,
+    },
+    /// Run a connector inside the target's network: it dials out to the gateway's tunnel
+    /// listener, holds the credentials and injects them (see docs/connector.md).
+    Connector {
+        /// The connector's TOML config: `[gateway]` and `[[connections]]`.
+        #[arg(long, short, env = "PORTCULLIS_CONNECTOR_CONFIG", default_value = "connector.toml")]
         config: PathBuf,
     },
     /// Play the whole product story on this machine, narrated (loopback only).
@@ -112,6 +120,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             gateway.run_until_signal().await;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Connector { config } => connector::run(&config).await,
         Command::Demo { json, keep } => {
             logging::init_quiet()?;
             let format = if json { portcullis_demo::Format::Json } else { portcullis_demo::Format::Human };

@@ -1,5 +1,5 @@
-//! The control listener: health, readiness and metrics today; the `/api/v1` control API
-//! (access requests, approvals, sessions, audit) joins here with later issues.
+//! The control listener: health, readiness, metrics, and the `/api/v1` control API
+//! (access requests, approvals, grants, reviews, connectors).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -30,6 +30,8 @@ pub(crate) struct ControlState {
     pub(crate) access: portcullis_access::AccessService,
     pub(crate) auth_events: Arc<crate::auth_events::AuthEvents>,
     pub(crate) draining: AtomicBool,
+    /// The tunnel listener, when remote connectors can attach.
+    pub(crate) tunnel: Option<portcullis_tunnel::TunnelServer>,
 }
 
 async fn healthz() -> impl IntoResponse {
@@ -98,6 +100,68 @@ async fn require_principal(
     }
 }
 
+fn not_allowed(what: &str) -> Response {
+    let body = json!({ "error": { "code": "not_allowed", "message": format!("only members of access.admin_groups may {what}") } });
+    (StatusCode::FORBIDDEN, Json(body)).into_response()
+}
+
+/// `GET /api/v1/connectors`: every remote connector the gateway knows (pinned or seen),
+/// whether it is attached, when it was last seen, its version and the connections it
+/// serves. Admins only.
+async fn connectors(
+    State(state): State<Arc<ControlState>>,
+    Extension(caller): Extension<Principal>,
+) -> Response {
+    if !state.access.is_admin(&caller) {
+        return not_allowed("list connectors");
+    }
+    let list = state.tunnel.as_ref().map(|t| t.pool().status()).unwrap_or_default();
+    Json(json!({ "tunnel": state.tunnel.is_some(), "items": list })).into_response()
+}
+
+/// `POST /api/v1/connectors/{name}/revoke`: the connector's key is refused from now on and
+/// its tunnels close (their in-flight requests fail with 502). Admins only; audited.
+async fn revoke_connector(
+    State(state): State<Arc<ControlState>>,
+    Extension(caller): Extension<Principal>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    if !state.access.is_admin(&caller) {
+        return not_allowed("revoke connectors");
+    }
+    let Some(tunnel) = &state.tunnel else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": { "code": "not_found", "message": "no tunnel listener is configured" } })),
+        )
+            .into_response();
+    };
+    let event = portcullis_audit::AuditEvent::now(portcullis_audit::EventDetail::ConnectorLink {
+        connector_id: name.clone(),
+        state: format!("revoked by {}", caller.subject),
+        connections: Vec::new(),
+        remote: None,
+    });
+    if let Err(e) = state.audit.append(event).await {
+        tracing::error!(code = e.reason.code(), "could not record a connector revocation; not revoked");
+        let body = json!({ "error": { "code": "audit_unavailable", "message": "the revocation could not be recorded, so it was not done; retry shortly" } });
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
+    match tunnel.revoke(&name) {
+        Ok(true) => Json(json!({ "name": name, "revoked": true })).into_response(),
+        Ok(false) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": { "code": "not_found", "message": format!("no connector is pinned as `{name}`") } })),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, connector = %name, "revocation failed");
+            let body = json!({ "error": { "code": "internal", "message": "the revocation could not be saved" } });
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+        }
+    }
+}
+
 async fn not_found() -> impl IntoResponse {
     (
         StatusCode::NOT_FOUND,
@@ -109,6 +173,9 @@ async fn not_found() -> impl IntoResponse {
 pub(crate) fn handler(state: Arc<ControlState>) -> Handler {
     let api = Router::new()
         .route("/api/v1/whoami", get(whoami))
+        .route("/api/v1/connectors", get(connectors))
+        .route("/api/v1/connectors/{name}/revoke", axum::routing::post(revoke_connector))
+        .with_state(state.clone())
         .merge(portcullis_access::router(state.access.clone()))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_principal));
     let router = Router::new()

@@ -84,6 +84,10 @@ pub enum GatewayError {
     /// masks): it is not passed on (fail closed).
     #[error("response cannot be masked: {0}")]
     Unmaskable(String),
+    /// No remote connector that serves the connection is attached, or the one carrying the
+    /// request went away before answering.
+    #[error("connector unavailable: {0}")]
+    ConnectorUnavailable(String),
     /// The upstream did not start answering within `limits.upstream_timeout`.
     #[error("upstream did not answer in time")]
     UpstreamTimeout,
@@ -125,6 +129,8 @@ pub enum Reason {
     NoConnection,
     /// 502.
     UpstreamFailed,
+    /// 502.
+    ConnectorUnavailable,
     /// 504.
     UpstreamTimeout,
     /// 502.
@@ -152,6 +158,7 @@ impl Reason {
             Reason::BodyAborted => "body_aborted",
             Reason::NoConnection => "unknown_connection",
             Reason::UpstreamFailed => "upstream_failed",
+            Reason::ConnectorUnavailable => "connector_unavailable",
             Reason::UpstreamTimeout => "upstream_timeout",
             Reason::Unmaskable => "response_unmaskable",
             Reason::ShuttingDown => "shutting_down",
@@ -174,7 +181,7 @@ impl Reason {
             Reason::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Reason::BodyAborted => StatusCode::BAD_REQUEST,
             Reason::NoConnection => StatusCode::NOT_FOUND,
-            Reason::UpstreamFailed => StatusCode::BAD_GATEWAY,
+            Reason::UpstreamFailed | Reason::ConnectorUnavailable => StatusCode::BAD_GATEWAY,
             Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Reason::Unmaskable => StatusCode::BAD_GATEWAY,
             Reason::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
@@ -201,6 +208,7 @@ impl GatewayError {
             GatewayError::BodyAborted(_) => Reason::BodyAborted,
             GatewayError::NoConnection => Reason::NoConnection,
             GatewayError::Upstream(_) => Reason::UpstreamFailed,
+            GatewayError::ConnectorUnavailable(_) => Reason::ConnectorUnavailable,
             GatewayError::UpstreamTimeout => Reason::UpstreamTimeout,
             GatewayError::Unmaskable(_) => Reason::Unmaskable,
             GatewayError::ShuttingDown => Reason::ShuttingDown,
@@ -251,6 +259,11 @@ impl GatewayError {
                     .into()
             }
             GatewayError::Upstream(_) => "the target could not be reached or failed; try again later".into(),
+            GatewayError::ConnectorUnavailable(_) => {
+                "the connector that holds this connection's credential is not attached, or went away before \
+                 answering; retry shortly"
+                    .into()
+            }
             GatewayError::UpstreamTimeout => "the target did not answer in time".into(),
             GatewayError::Unmaskable(_) => {
                 "the target's answer cannot be inspected for secrets (unsupported content type or encoding), so \

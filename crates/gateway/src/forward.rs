@@ -2,15 +2,22 @@
 //!
 //! A connection with a credential goes through the embedded connector
 //! (`portcullis-connector`), which removes whatever credential the agent sent, injects
-//! a short-lived one of its own and forwards. A connection without one is forwarded
+//! a short-lived one of its own and forwards. A connection served by a remote connector
+//! goes through the tunnel to whichever attached connector serves it; that connector does
+//! the same on its side of the network. A connection without either is forwarded
 //! directly, with no credential.
+//!
+//! Both connectors are told when the request's grant ends ([`GRANT_EXPIRES_HEADER`]) and
+//! refuse to mint or use a credential past it.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Version};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use portcullis_connector::{ConnectorError, GRANT_EXPIRES_HEADER};
+use portcullis_connector::{ConnectorError, CONNECTOR_ERROR_HEADER, GRANT_EXPIRES_HEADER};
+use portcullis_tunnel::TunnelError;
 
 use crate::body::{find_body_limit, BodyLimit, ProxyBody};
 use crate::error::GatewayError;
@@ -32,6 +39,8 @@ pub(crate) struct Outbound {
     pub(crate) peer: SocketAddr,
     pub(crate) scheme: &'static str,
     pub(crate) agent_host: String,
+    /// When the request's grant ends (seconds since the epoch), for the connector.
+    pub(crate) grant_expires: Option<u64>,
 }
 
 /// Sends the canonical request upstream and returns the response head with its
@@ -45,6 +54,30 @@ pub(crate) async fn forward(
     upstream_request_headers(&mut out.headers, out.peer, out.scheme, Some(&out.agent_host));
     // Only the gateway may tell the connector when the grant ends.
     out.headers.remove(GRANT_EXPIRES_HEADER);
+    if let Some(at) = out.grant_expires.filter(|_| conn.connector.is_some() || conn.remote.is_some()) {
+        out.headers.insert(GRANT_EXPIRES_HEADER, HeaderValue::from(at));
+    }
+    if let Some(pool) = &conn.remote {
+        let mut req = Request::new(out.body);
+        *req.method_mut() = out.method;
+        *req.uri_mut() = out
+            .target
+            .parse()
+            .map_err(|e| GatewayError::Upstream(format!("building upstream target: {e}")))?;
+        *req.headers_mut() = out.headers;
+        let resp = match tokio::time::timeout(timeout, pool.send(&conn.name, req)).await {
+            Err(_) => return Err(GatewayError::UpstreamTimeout),
+            Ok(Err(e @ (TunnelError::NoConnector { .. } | TunnelError::ConnectorLost(_)))) => {
+                return Err(GatewayError::ConnectorUnavailable(e.to_string()))
+            }
+            Ok(Err(e)) => return Err(GatewayError::Upstream(format!("tunnel: {e}"))),
+            Ok(Ok(resp)) => resp,
+        };
+        return match resp.headers().get(CONNECTOR_ERROR_HEADER) {
+            None => Ok(resp),
+            Some(code) => Err(connector_refusal(code.to_str().unwrap_or("").to_owned(), resp).await),
+        };
+    }
     if let Some(connector) = &conn.connector {
         let mut req = Request::new(out.body);
         *req.method_mut() = out.method;
@@ -76,6 +109,24 @@ pub(crate) async fn forward(
         Ok(Ok(resp)) => Ok(resp),
         Ok(Err(e)) => Err(upstream_error(&e)),
     }
+}
+
+/// A remote connector answered for itself (no credential, grant over, bad request), not
+/// the upstream: the same outcome the embedded connector's error gives.
+async fn connector_refusal(code: String, resp: Response<Incoming>) -> GatewayError {
+    if code == portcullis_connector::ConnectorReason::GrantExpired.code() {
+        return GatewayError::AccessRequired(None);
+    }
+    // The connector's message never holds a secret; keep it for the log, bounded.
+    let body = http_body_util::Limited::new(resp.into_body(), 4096);
+    let message = match body.collect().await {
+        Ok(b) => serde_json::from_slice::<serde_json::Value>(&b.to_bytes())
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    GatewayError::Upstream(format!("connector refused ({code}): {message}"))
 }
 
 fn upstream_error(e: &(dyn std::error::Error + 'static)) -> GatewayError {

@@ -27,7 +27,9 @@ mod rewrite;
 mod route;
 mod server;
 mod tls;
+mod tunnel_link;
 
 pub use config::Config;
 pub use error::{GatewayError, Reason};
 pub use server::{start, RunningGateway, StartError};
+pub use tunnel_link::TUNNEL_CA_FILE;

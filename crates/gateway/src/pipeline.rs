@@ -163,6 +163,7 @@ async fn run(
         peer: info.peer,
         scheme: info.scheme,
         agent_host,
+        grant_expires: grant.as_ref().map(|g| u64::try_from(g.expires_at_ms() / 1000).unwrap_or(0)),
     };
     let upstream = forward(&routed, outbound, dp.limits.upstream_timeout).await?;
 

@@ -26,6 +26,9 @@ pub(crate) struct Connection {
     /// The embedded connector that injects this connection's credential (step 8);
     /// `None`: forwarded directly, with no credential.
     pub(crate) connector: Option<Arc<portcullis_connector::Connector>>,
+    /// The remote connectors attached through the tunnel, when `connector` names one:
+    /// requests go to whichever attached connector serves this connection.
+    pub(crate) remote: Option<portcullis_tunnel::ConnectorPool>,
 }
 
 impl Connection {
@@ -44,12 +47,19 @@ impl Connection {
             rules,
             guard_kind: crate::guardrails::kind_of(config),
             connector: None,
+            remote: None,
         }
     }
 
     /// Forwards through `connector` (which serves this connection) instead of directly.
     pub(crate) fn with_connector(mut self, connector: Arc<portcullis_connector::Connector>) -> Self {
         self.connector = Some(connector);
+        self
+    }
+
+    /// Forwards through the remote connectors in `pool` instead of directly.
+    pub(crate) fn with_remote(mut self, pool: portcullis_tunnel::ConnectorPool) -> Self {
+        self.remote = Some(pool);
         self
     }
 }

@@ -95,6 +95,10 @@ pub struct RunningGateway {
     control: Arc<ControlState>,
     store: Arc<SqliteStore>,
     audit: Arc<AuditLog>,
+    tunnel_addr: Option<SocketAddr>,
+    tunnel_ca: Option<std::path::PathBuf>,
+    /// Records connector events; ends with the gateway.
+    tunnel_events: Option<JoinHandle<()>>,
 }
 
 impl RunningGateway {
@@ -113,6 +117,23 @@ impl RunningGateway {
         self.control_addr
     }
 
+    /// The tunnel listener's bound address, when `listeners.tunnel` is configured.
+    pub fn tunnel_addr(&self) -> Option<SocketAddr> {
+        self.tunnel_addr
+    }
+
+    /// The CA certificate connectors must trust (`data_dir/tunnel-ca.pem`), when the
+    /// gateway made its own tunnel certificate.
+    pub fn tunnel_ca(&self) -> Option<&std::path::Path> {
+        self.tunnel_ca.as_deref()
+    }
+
+    /// Every remote connector the gateway knows, as `GET /api/v1/connectors` shows them
+    /// (empty without a tunnel listener).
+    pub fn connectors(&self) -> Vec<portcullis_tunnel::ConnectorStatus> {
+        self.control.tunnel.as_ref().map(|t| t.pool().status()).unwrap_or_default()
+    }
+
     /// The store, for wiring the crates that own tables in it.
     pub fn store(&self) -> Arc<SqliteStore> {
         self.store.clone()
@@ -125,6 +146,11 @@ impl RunningGateway {
         let _ = self.stop.send(true);
         for t in self.tasks {
             let _ = t.await;
+        }
+        if let Some(t) = self.tunnel_events {
+            // Let the last disconnections reach the log, then stop listening.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            t.abort();
         }
         // Signs a final checkpoint over everything recorded.
         self.audit.shutdown().await;
@@ -261,6 +287,14 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         .map_err(|source| StartError::Store { data_dir: config.data_dir.display().to_string(), source })?;
     let store = Arc::new(store);
 
+    let audit = AuditLog::open(&*store, AuditConfig::default())
+        .await
+        .map_err(|e| StartError::Audit { detail: e.to_string() })?;
+    let audit = Arc::new(audit);
+    let (stop, stopped) = watch::channel(false);
+    let tunnel = crate::tunnel_link::start(&config, audit.clone(), stopped.clone()).await?;
+    let pool = tunnel.as_ref().map(|t| t.server.pool());
+
     let connector = embedded_connector(&config)?;
     let mut routes = Routes::default();
     for c in &config.connections {
@@ -271,8 +305,10 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
             detail: format!("rules: {detail}"),
         })?;
         let connection = Connection::new(c, client, rules);
-        let connection = match &connector {
-            Some(connector) if connector.serves(&c.name) => connection.with_connector(connector.clone()),
+        let remote = c.connector.as_deref().is_some_and(|n| n != crate::config::EMBEDDED_CONNECTOR);
+        let connection = match (&connector, &pool) {
+            (_, Some(pool)) if remote => connection.with_remote(pool.clone()),
+            (Some(connector), _) if connector.serves(&c.name) => connection.with_connector(connector.clone()),
             _ => connection,
         };
         routes.insert(connection, &c.hosts);
@@ -281,10 +317,6 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     let control = bind("control", &config.listeners.control).await?;
     let (data_addr, control_addr) = (data.addr, control.addr);
     let data_scheme = if data.tls.is_some() { "https" } else { "http" };
-    let audit = AuditLog::open(&*store, AuditConfig::default())
-        .await
-        .map_err(|e| StartError::Audit { detail: e.to_string() })?;
-    let audit = Arc::new(audit);
     let (auth, grant_keys) = authenticator(&config)?;
     let control_url = format!("{}://{}", if control.tls.is_some() { "https" } else { "http" }, control_addr);
     let access = access_service(&config, &store, grant_keys, &control_url, audit.clone()).await?;
@@ -319,12 +351,12 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         access,
         auth_events,
         draining: std::sync::atomic::AtomicBool::new(false),
+        tunnel: tunnel.as_ref().map(|t| t.server.clone()),
     });
     let data_handler: Handler =
         Arc::new(move |info, req| Box::pin(pipeline::handle(data_plane.clone(), info, req)));
-    let (stop, stopped) = watch::channel(false);
     let limits = config.limits.clone();
-    let tasks = vec![
+    let mut tasks = vec![
         tokio::spawn(listener::serve(
             data,
             data_handler,
@@ -340,6 +372,13 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
             stopped,
         )),
     ];
+    let (tunnel_addr, tunnel_ca, tunnel_events) = match tunnel {
+        Some(t) => {
+            tasks.push(t.serve);
+            (Some(t.addr), t.ca_file, Some(t.recorder))
+        }
+        None => (None, None, None),
+    };
     tracing::info!(
         data = %data_addr,
         control = %control_addr,
@@ -356,5 +395,8 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         control: control_state,
         store,
         audit,
+        tunnel_addr,
+        tunnel_ca,
+        tunnel_events,
     })
 }

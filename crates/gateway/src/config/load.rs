@@ -149,6 +149,9 @@ impl Config {
             fix(&mut tls.cert);
             fix(&mut tls.key);
         }
+        if let Some(p) = self.tunnel.enrollment_tokens_file.as_mut() {
+            fix(p);
+        }
         for c in &mut self.connections {
             if let Some(ca) = c.upstream_ca.as_mut() {
                 fix(ca);

@@ -46,6 +46,27 @@ pub struct Config {
     /// The targets agents may reach.
     #[serde(default)]
     pub connections: Vec<ConnectionConfig>,
+    /// Remote connectors: enrollment, the tunnel certificate's names.
+    #[serde(default)]
+    pub tunnel: TunnelConfig,
+}
+
+/// How remote connectors enroll and find the gateway (`[tunnel]`); the listener itself is
+/// `listeners.tunnel`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TunnelConfig {
+    /// A file of enrollment tokens, one per line (blank lines and `#` comments ignored).
+    /// Each token is spent by the first connector that presents it: the gateway then pins
+    /// that connector's key under its name (`data_dir/connectors.json`).
+    pub enrollment_tokens_file: Option<PathBuf>,
+    /// An environment variable holding one enrollment token.
+    pub enrollment_token_env: Option<String>,
+    /// Host names (or IP addresses) connectors use to reach the tunnel listener, put on the
+    /// certificate the gateway makes when `listeners.tunnel.tls` is absent. `localhost`, and
+    /// the listener's address unless it is a wildcard, are always on it.
+    #[serde(default)]
+    pub server_names: Vec<String>,
 }
 
 /// The gateway's listeners.
@@ -56,7 +77,9 @@ pub struct Listeners {
     pub data: ListenerConfig,
     /// The control API (`/api/v1`, `/healthz`, `/readyz`, `/metrics`).
     pub control: ListenerConfig,
-    /// Connectors attach here. Reserved: the tunnel is not served yet.
+    /// Remote connectors dial in here (`portcullis connector`). Always TLS 1.3: without
+    /// `tls`, the gateway makes its own CA in `data_dir` (`tunnel-ca.pem`, which connectors
+    /// trust) and a certificate for `tunnel.server_names`.
     pub tunnel: Option<ListenerConfig>,
 }
 
@@ -210,9 +233,10 @@ pub struct ConnectionConfig {
     /// may ask for a stricter profile for its requests (e.g. `strict` for `listKeys`).
     pub mask: Option<String>,
     /// Who holds the target's credential and forwards: `"embedded"` (the connector
-    /// code inside this process, injecting `credential`). Default: `"embedded"` when
-    /// `credential` is set, else the gateway forwards directly with no credential.
-    /// Remote connectors (a name) are not served yet.
+    /// code inside this process, injecting `credential`), or the name of a remote connector
+    /// (`portcullis connector`, attached through `listeners.tunnel`; it holds the credential
+    /// and the gateway holds none). Default: `"embedded"` when `credential` is set, else the
+    /// gateway forwards directly with no credential.
     pub connector: Option<String>,
     /// The credential the embedded connector injects (`kind = "entra-client-secret"`, …;
     /// docs/connector.md). Its secret is read from a file or variable on this host.

@@ -18,7 +18,8 @@ impl Config {
             ("listeners.control", Some(&self.listeners.control)),
             ("listeners.tunnel", self.listeners.tunnel.as_ref()),
         ];
-        for (key, listener) in listeners {
+        // The tunnel is always TLS (with a generated certificate when none is configured).
+        for (key, listener) in listeners.into_iter().filter(|(k, _)| *k != "listeners.tunnel") {
             if let Some(ListenerConfig { addr, tls: None }) = listener {
                 if !addr.ip().is_loopback() {
                     bad(
@@ -112,13 +113,32 @@ impl Config {
                 bad(key("upstream"), "must not have a query or fragment".into());
             }
             if let Some(name) = c.connector.as_deref().filter(|n| *n != super::EMBEDDED_CONNECTOR) {
-                bad(
-                    key("connector"),
-                    format!(
-                        "remote connector `{name}` is not served yet; use connector = \"embedded\" with a \
-                         credential, or leave both out to forward without a credential"
-                    ),
-                );
+                if !valid_connector_name(name) {
+                    bad(
+                        key("connector"),
+                        format!(
+                            "`{name}` is not a connector name (letters, digits, `-`, `_`, `.`; at most 64)"
+                        ),
+                    );
+                }
+                if self.listeners.tunnel.is_none() {
+                    bad(
+                        key("connector"),
+                        format!(
+                            "remote connector `{name}` needs [listeners.tunnel] for it to attach to \
+                             (or use connector = \"embedded\" with a credential)"
+                        ),
+                    );
+                }
+                if c.credential.is_some() {
+                    bad(
+                        key("credential"),
+                        format!(
+                            "connection served by remote connector `{name}`: its credential belongs in the \
+                             connector's own config, never on the gateway"
+                        ),
+                    );
+                }
             }
             if c.connector.as_deref() == Some(super::EMBEDDED_CONNECTOR) && c.credential.is_none() {
                 bad(
@@ -147,4 +167,11 @@ impl Config {
         }
         problems
     }
+}
+
+/// Connector names as the tunnel pins them.
+fn valid_connector_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
