@@ -8,7 +8,7 @@ use crate::claims::{self, now};
 use crate::config::{validate_issuers, IssuerConfig};
 use crate::entra;
 use crate::error::{AuthError, ConfigError, Reason};
-use crate::grant::{GrantClaims, GrantKeys, GRANT_TYP, MAX_GRANT_TOKEN_TTL_SECS};
+use crate::grant::{GrantClaims, GrantKeys, GRANT_TYP, MAX_GRANT_TOKEN_TTL_SECS, MI_RESOURCE_CLAIM};
 use crate::jwk::{Algorithm, KeySet};
 use crate::jwks::{KeyCache, KeySource};
 use crate::net::Fetcher;
@@ -255,7 +255,13 @@ fn validate_grant(grants: &GrantKeys, token: &UnverifiedToken<'_>, t: i64) -> Re
     }
     verify(&grants.verify_keys(), token, iss)?;
     let exp = claims::check_times(&token.claims, t, GRANT_LEEWAY_SECS, MAX_GRANT_TOKEN_TTL_SECS)?;
-    claims::check_audience(&token.claims, &[iss.to_string()])?;
+    // A managed-identity token names its resource as `aud`; it must name it as
+    // `portcullis_resource` too, which only the gateway's own signature can vouch for.
+    let mut audiences = vec![iss.to_string()];
+    if let Some(resource) = claims::string(&token.claims, MI_RESOURCE_CLAIM)? {
+        audiences = vec![resource.to_string()];
+    }
+    claims::check_audience(&token.claims, &audiences)?;
     let bad = |d: &str| AuthError::new(Reason::BadGrant, d.to_string());
     let grant: GrantClaims = token
         .claims

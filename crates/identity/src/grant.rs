@@ -39,6 +39,22 @@ pub struct GrantClaims {
     pub expires_at: i64,
 }
 
+/// The claims a managed-identity token adds to a grant token (Azure clients decode them:
+/// `az` reads `tid`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedIdentityClaims {
+    /// The resource the agent asked a token for (`aud`), e.g. `https://management.azure.com/`.
+    pub resource: String,
+    /// The tenant id (`tid`).
+    pub tenant: String,
+    /// The object id (`oid`) of the identity.
+    pub object_id: String,
+}
+
+/// Names the resource a managed-identity token was issued for: its `aud` is then that
+/// resource instead of the gateway, and validation accepts exactly that one extra audience.
+pub(crate) const MI_RESOURCE_CLAIM: &str = "portcullis_resource";
+
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct KeyFile {
@@ -143,8 +159,7 @@ impl GrantKeys {
         &self.issuer
     }
 
-    /// Signs a grant token for `claims`.
-    pub fn issue(&self, claims: &GrantClaims) -> Result<String, KeyStoreError> {
+    fn sign(&self, claims: &GrantClaims, extra: serde_json::Value) -> Result<String, KeyStoreError> {
         let iat = now();
         let ttl = claims.expires_at - iat;
         if ttl <= 0 || ttl > MAX_GRANT_TOKEN_TTL_SECS {
@@ -159,7 +174,7 @@ impl GrantKeys {
         }
         let ring = self.ring.read().map_err(|_| KeyStoreError::Crypto("lock"))?;
         let header = serde_json::json!({"alg": "EdDSA", "kid": ring.active_kid, "typ": GRANT_TYP});
-        let payload = serde_json::json!({
+        let mut payload = serde_json::json!({
             "iss": self.issuer,
             "aud": self.issuer,
             "sub": claims.principal,
@@ -168,6 +183,9 @@ impl GrantKeys {
             "jti": claims.grant_id,
             "grant": claims,
         });
+        if let (Some(p), serde_json::Value::Object(extra)) = (payload.as_object_mut(), extra) {
+            p.extend(extra);
+        }
         let mut token = URL_SAFE_NO_PAD.encode(header.to_string());
         token.push('.');
         token.push_str(&URL_SAFE_NO_PAD.encode(payload.to_string()));
@@ -175,6 +193,33 @@ impl GrantKeys {
         token.push('.');
         token.push_str(&URL_SAFE_NO_PAD.encode(sig.as_ref()));
         Ok(token)
+    }
+
+    /// Signs a grant token shaped as a managed-identity access token (the gateway's
+    /// managed-identity endpoint answers it): the same grant, the same key and checks, plus
+    /// the claims Azure clients read (`tid`, `oid`) and `aud` = the requested resource.
+    /// The data path accepts it exactly like [`GrantKeys::issue`]'s tokens.
+    pub fn issue_managed_identity(
+        &self,
+        claims: &GrantClaims,
+        identity: &ManagedIdentityClaims,
+    ) -> Result<String, KeyStoreError> {
+        if identity.resource.is_empty() || identity.resource == self.issuer {
+            return Err(KeyStoreError::BadClaims("resource must be a non-empty resource URI".into()));
+        }
+        let extra = serde_json::json!({
+            "aud": identity.resource,
+            (MI_RESOURCE_CLAIM): identity.resource,
+            "tid": identity.tenant,
+            "oid": identity.object_id,
+            "idtyp": "app",
+        });
+        self.sign(claims, extra)
+    }
+
+    /// Signs a grant token for `claims`.
+    pub fn issue(&self, claims: &GrantClaims) -> Result<String, KeyStoreError> {
+        self.sign(claims, serde_json::json!({}))
     }
 
     /// Makes a new active key. The old one stops signing at once and keeps verifying

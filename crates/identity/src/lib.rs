@@ -35,7 +35,7 @@ pub use authenticator::{bearer_token, Authenticator};
 pub use check::{check_token, CheckError};
 pub use config::{validate_issuers, ClaimNames, EntraConfig, GroupOverage, IssuerConfig, MAX_LEEWAY};
 pub use error::{www_authenticate, AuthError, ConfigError, KeyStoreError, Reason};
-pub use grant::{GrantClaims, GrantKeys, GRANT_KEY_FILE, MAX_GRANT_TOKEN_TTL_SECS};
+pub use grant::{GrantClaims, GrantKeys, ManagedIdentityClaims, GRANT_KEY_FILE, MAX_GRANT_TOKEN_TTL_SECS};
 pub use jwk::Algorithm;
 pub use principal::{principal_key, Actor, Principal, PrincipalKind};
 pub use token::{parse as parse_unverified, UnverifiedToken, MAX_TOKEN_BYTES};

@@ -117,3 +117,30 @@ fn grant_issuer_may_not_be_an_oidc_issuer() {
     let errors = Authenticator::new(vec![config], Some(keys)).expect_err("clash");
     assert_eq!(errors[0].key, "identity.issuers[0].issuer");
 }
+
+#[tokio::test]
+async fn managed_identity_tokens_are_grant_tokens_for_one_resource() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = Arc::new(GrantKeys::load_or_create(dir.path()).expect("keys"));
+    let auth = Authenticator::new(vec![], Some(keys.clone())).expect("config");
+    let identity = crate::ManagedIdentityClaims {
+        resource: "https://management.azure.com/".into(),
+        tenant: "7b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e".into(),
+        object_id: "oid-1".into(),
+    };
+    let token = keys.issue_managed_identity(&claims(120), &identity).expect("issue");
+    let payload = token.split('.').nth(1).expect("payload");
+    let payload: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64"),
+    )
+    .expect("json");
+    assert_eq!(payload["aud"], json!("https://management.azure.com/"));
+    assert_eq!(payload["tid"], json!(identity.tenant));
+    assert_eq!(payload["oid"], json!("oid-1"));
+    let principal = auth.authenticate(&token).await.expect("the data path accepts it");
+    assert_eq!(principal.grant.expect("grant").grant_id, "g-42");
+    // The resource must be an audience of its own, not the gateway's issuer.
+    let bad = crate::ManagedIdentityClaims { resource: keys.issuer().to_owned(), ..identity };
+    assert!(keys.issue_managed_identity(&claims(120), &bad).is_err());
+}
