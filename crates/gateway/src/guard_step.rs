@@ -28,6 +28,8 @@ pub(crate) struct Guarded {
     pub(crate) review_id: Option<String>,
     /// The masking profile the decision asks for (e.g. `strict` for listKeys).
     pub(crate) mask_profile: Option<String>,
+    /// The body as read for inspection (`None` when it streams uninspected).
+    pub(crate) inspected: Option<Bytes>,
 }
 
 /// Who is asking, and under which grant.
@@ -47,7 +49,7 @@ pub(crate) async fn guard(
     who: Subject<'_>,
 ) -> Result<Guarded, GatewayError> {
     let Some(rules) = &routed.connection.rules else {
-        return Ok(Guarded { body, review_id: None, mask_profile: None });
+        return Ok(Guarded { body, review_id: None, mask_profile: None, inspected: None });
     };
     let bytes = read_body(body, dp.limits.max_inspected_body.0).await?;
     let inspected = (!bytes.is_empty()).then_some(&bytes[..]);
@@ -65,7 +67,12 @@ pub(crate) async fn guard(
     let mask_profile = d.mask_profile.clone();
     match d.outcome {
         Outcome::Allow => {
-            return Ok(Guarded { body: full(bytes), review_id: None, mask_profile });
+            return Ok(Guarded {
+                body: full(bytes.clone()),
+                review_id: None,
+                mask_profile,
+                inspected: Some(bytes),
+            });
         }
         Outcome::Deny => {
             record_decision(dp, routed, &d, &who).await?;
@@ -74,7 +81,12 @@ pub(crate) async fn guard(
         Outcome::Review => record_decision(dp, routed, &d, &who).await?,
     }
     let review_id = review(dp, routed, method, headers, inspected, &d, &who).await?;
-    Ok(Guarded { body: full(bytes), review_id: Some(review_id), mask_profile })
+    Ok(Guarded {
+        body: full(bytes.clone()),
+        review_id: Some(review_id),
+        mask_profile,
+        inspected: Some(bytes),
+    })
 }
 
 /// Step 6b: a `review` decision. Returns the id of the spent approval, or refuses.

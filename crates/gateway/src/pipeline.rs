@@ -49,6 +49,10 @@ pub(crate) struct DataPlane {
     pub(crate) masking: crate::masking::Masking,
     /// False only in development: no issuers configured and every listener on loopback.
     pub(crate) require_auth: bool,
+    /// The most bytes of each body the audit log keeps (`audit.record_body_bytes`).
+    pub(crate) record_body_bytes: usize,
+    /// Whether response bodies before masking are kept, sealed to an auditor's key.
+    pub(crate) seal_unmasked: bool,
 }
 
 /// Facts about the agent's connection.
@@ -68,6 +72,8 @@ struct RequestLog {
     recorded: Option<(String, Option<String>)>,
     /// What masking removed from the response, filled as its body ends.
     mask_counts: Option<MaskCounts>,
+    /// The response before masking (only with an auditor's key configured).
+    unmasked: Option<crate::record::Capture>,
 }
 
 /// Handles one request: runs the pipeline, renders any error, records metrics.
@@ -150,6 +156,10 @@ async fn run(
         method: canonical.method.as_str(),
         target: &target,
         headers: &parts.headers,
+        body: guarded
+            .inspected
+            .filter(|b| !b.is_empty() && dp.record_body_bytes > 0)
+            .map(|b| b.slice(..b.len().min(dp.record_body_bytes))),
     };
     record_request(&dp.audit, facts).await?;
     log.recorded = Some((request_id.clone(), grant_id.clone()));
@@ -173,7 +183,8 @@ async fn run(
         .engine(&routed.connection.name, guarded.mask_profile.as_deref())
         .map_err(|e| GatewayError::Unmaskable(e.to_string()))?
         .map(|engine| (engine, dp.masking.session(grant_id.as_deref(), &request_id)));
-    let resp = respond(&routed, upstream, mask, log)?;
+    let seal = (dp.seal_unmasked && mask.is_some()).then_some(dp.record_body_bytes);
+    let resp = respond(&routed, upstream, mask, seal, log)?;
     Ok(match grant {
         Some(g) => {
             let (parts, body) = resp.into_parts();
@@ -226,6 +237,8 @@ fn finish_record(
         headers: parts.headers.clone(),
         mask_counts: log.mask_counts.clone(),
         started,
+        body_limit: dp.record_body_bytes,
+        unmasked: log.unmasked.clone(),
     };
     Response::from_parts(parts, RecordedBody::new(body, pending).boxed_unsync())
 }
@@ -296,11 +309,17 @@ fn respond(
     routed: &Routed,
     upstream: Response<Incoming>,
     mask: Option<(MaskEngine, SessionContext)>,
+    seal: Option<usize>,
     log: &mut RequestLog,
 ) -> Result<Response<ProxyBody>, GatewayError> {
     let (mut parts, body) = upstream.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     let mut body: ProxyBody = body.map_err(Into::into).boxed_unsync();
+    if let Some(limit) = seal.filter(|l| *l > 0) {
+        let capture = crate::record::Capture::default();
+        body = crate::record::TeeBody::new(body, capture.clone(), limit).boxed_unsync();
+        log.unmasked = Some(capture);
+    }
     if let Some((engine, session)) = mask {
         let (masked, counts) = mask_response(&engine, &session, &mut parts, body)
             .map_err(|e| GatewayError::Unmaskable(e.to_string()))?;

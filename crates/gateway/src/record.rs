@@ -3,17 +3,21 @@
 //! The request event is committed before anything leaves the gateway; if it cannot be,
 //! the request is refused with 503 (fail closed, security invariant 1). The response
 //! event is written when the response body ends — or is cut off — with its status,
-//! headers, byte count and duration.
+//! headers, byte count, duration and the body as the agent received it (masked), up to
+//! `audit.record_body_bytes`. With an auditor's key configured, the body before masking
+//! is kept too, sealed to that key.
 
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
 use http::HeaderMap;
 use http_body::{Body, Frame};
-use portcullis_audit::{sanitize_headers, AuditEvent, AuditLog, EventDetail, RequestRecord, ResponseRecord};
+use portcullis_audit::{
+    sanitize_headers, AuditEvent, AuditLog, BodyRef, EventDetail, RequestRecord, ResponseRecord,
+};
 use portcullis_identity::Principal;
 
 use crate::body::{BoxError, ProxyBody};
@@ -33,9 +37,11 @@ pub(crate) struct RequestFacts<'a> {
     pub(crate) method: &'a str,
     pub(crate) target: &'a str,
     pub(crate) headers: &'a HeaderMap,
+    /// The request body as read for inspection, already cut to the recording limit.
+    pub(crate) body: Option<Bytes>,
 }
 
-/// Commits the request event; only then may the request be forwarded.
+/// Commits the request event (and its body); only then may the request be forwarded.
 pub(crate) async fn record_request(audit: &AuditLog, facts: RequestFacts<'_>) -> Result<(), GatewayError> {
     let principal =
         facts.principal.and_then(|p| serde_json::to_value(p).ok()).unwrap_or(serde_json::Value::Null);
@@ -54,9 +60,67 @@ pub(crate) async fn record_request(audit: &AuditLog, facts: RequestFacts<'_>) ->
         method: facts.method.to_owned(),
         target: facts.target.to_owned(),
         headers: headers(facts.headers),
-        body: None,
+        body: facts.body.as_deref().map(BodyRef::of),
     }));
-    audit.append(event).await.map(|_| ()).map_err(GatewayError::AuditUnavailable)
+    let bodies = facts.body.map(|b| vec![b.to_vec()]).unwrap_or_default();
+    audit.append_with_bodies(event, bodies).await.map(|_| ()).map_err(GatewayError::AuditUnavailable)
+}
+
+/// The first `limit` bytes of a body, copied as they pass ([`TeeBody`], [`RecordedBody`]).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    fn keep(&self, data: &[u8], limit: usize) {
+        let mut buf = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let room = limit.saturating_sub(buf.len());
+        buf.extend_from_slice(&data[..data.len().min(room)]);
+    }
+
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Passes a body through unchanged, keeping its first `limit` bytes in a [`Capture`]
+/// (the response before masking, for the auditor's sealed copy).
+pub(crate) struct TeeBody {
+    inner: ProxyBody,
+    capture: Capture,
+    limit: usize,
+}
+
+impl TeeBody {
+    pub(crate) fn new(inner: ProxyBody, capture: Capture, limit: usize) -> Self {
+        TeeBody { inner, capture, limit }
+    }
+}
+
+impl Body for TeeBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(d) = frame.data_ref() {
+                this.capture.keep(d, this.limit);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// The response event's fields, completed when the body ends.
@@ -70,17 +134,21 @@ pub(crate) struct PendingResponse {
     /// What masking removed, by detector (read when the body ends).
     pub(crate) mask_counts: Option<crate::mask_body::MaskCounts>,
     pub(crate) started: Instant,
+    /// The most body bytes recorded.
+    pub(crate) body_limit: usize,
+    /// The body before masking, for the auditor's sealed copy.
+    pub(crate) unmasked: Option<Capture>,
 }
 
 impl PendingResponse {
-    fn write(self, bytes: u64) {
+    fn write(self, bytes: u64, body: Vec<u8>) {
         let event = AuditEvent::now(EventDetail::Response(ResponseRecord {
             request_id: self.request_id,
             grant_id: self.grant_id,
             connection: self.connection,
             status: self.status,
             headers: headers(&self.headers),
-            body: None,
+            body: (!body.is_empty()).then(|| BodyRef::of(&body)),
             mask_counts: self
                 .mask_counts
                 .map(|c| c.lock().unwrap_or_else(|p| p.into_inner()).clone())
@@ -89,12 +157,15 @@ impl PendingResponse {
             duration_us: self.started.elapsed().as_micros() as u64,
         }));
         let audit = self.audit;
+        let bodies = if body.is_empty() { Vec::new() } else { vec![body] };
+        let unmasked: Vec<Vec<u8>> =
+            self.unmasked.map(|c| c.take()).filter(|b| !b.is_empty()).into_iter().collect();
         // Bodies end inside the connection's task; a body dropped outside any runtime
         // (process teardown) cannot be recorded, and says so.
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 rt.spawn(async move {
-                    if let Err(e) = audit.append(event).await {
+                    if let Err(e) = audit.append_sealed(event, bodies, unmasked).await {
                         tracing::error!(code = e.reason.code(), detail = %e, "could not record a response");
                     }
                 });
@@ -108,12 +179,19 @@ impl PendingResponse {
 pub(crate) struct RecordedBody {
     inner: ProxyBody,
     bytes: u64,
+    kept: Vec<u8>,
     pending: Option<PendingResponse>,
 }
 
 impl RecordedBody {
     pub(crate) fn new(inner: ProxyBody, pending: PendingResponse) -> Self {
-        RecordedBody { inner, bytes: 0, pending: Some(pending) }
+        RecordedBody { inner, bytes: 0, kept: Vec::new(), pending: Some(pending) }
+    }
+
+    fn finish(&mut self) {
+        if let Some(p) = self.pending.take() {
+            p.write(self.bytes, std::mem::take(&mut self.kept));
+        }
     }
 }
 
@@ -131,13 +209,12 @@ impl Body for RecordedBody {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(d) = frame.data_ref() {
                     this.bytes += d.len() as u64;
+                    let limit = this.pending.as_ref().map_or(0, |p| p.body_limit);
+                    let room = limit.saturating_sub(this.kept.len());
+                    this.kept.extend_from_slice(&d[..d.len().min(room)]);
                 }
             }
-            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => {
-                if let Some(p) = this.pending.take() {
-                    p.write(this.bytes);
-                }
-            }
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => this.finish(),
             Poll::Pending => {}
         }
         polled
@@ -154,8 +231,6 @@ impl Body for RecordedBody {
 
 impl Drop for RecordedBody {
     fn drop(&mut self) {
-        if let Some(p) = self.pending.take() {
-            p.write(self.bytes);
-        }
+        self.finish();
     }
 }

@@ -280,6 +280,24 @@ fn embedded_connector(config: &Config) -> Result<Option<Arc<portcullis_connector
     Ok(Some(Arc::new(connector)))
 }
 
+/// The audit log: in the SQLite store, or in PostgreSQL (`audit.database_url`).
+async fn open_audit(config: &Config, store: &SqliteStore) -> Result<AuditLog, StartError> {
+    let settings = &config.audit;
+    let audit_config = AuditConfig {
+        auditor_recipient: settings.auditor_recipient.clone(),
+        checkpoint_every: settings.checkpoint_every,
+        checkpoint_interval: settings.checkpoint_interval,
+        ..AuditConfig::default()
+    };
+    let handle = match &settings.database_url {
+        None => portcullis_store::StoreHandle::from(store),
+        Some(url) => portcullis_store::StoreHandle::open(Some(url), &config.data_dir)
+            .await
+            .map_err(|e| StartError::Audit { detail: format!("audit.database_url: {e}") })?,
+    };
+    AuditLog::open(handle, audit_config).await.map_err(|e| StartError::Audit { detail: e.to_string() })
+}
+
 /// Opens the store, binds the listeners and starts serving.
 pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     let store = SqliteStore::open(&config.data_dir)
@@ -287,10 +305,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         .map_err(|source| StartError::Store { data_dir: config.data_dir.display().to_string(), source })?;
     let store = Arc::new(store);
 
-    let audit = AuditLog::open(&*store, AuditConfig::default())
-        .await
-        .map_err(|e| StartError::Audit { detail: e.to_string() })?;
-    let audit = Arc::new(audit);
+    let audit = Arc::new(open_audit(&config, &store).await?);
     let (stop, stopped) = watch::channel(false);
     let tunnel = crate::tunnel_link::start(&config, audit.clone(), stopped.clone()).await?;
     let pool = tunnel.as_ref().map(|t| t.server.pool());
@@ -341,6 +356,8 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         auth_events: auth_events.clone(),
         masking,
         require_auth,
+        record_body_bytes: usize::try_from(config.audit.record_body_bytes.0).unwrap_or(usize::MAX),
+        seal_unmasked: config.audit.auditor_recipient.is_some(),
     });
 
     let control_state = Arc::new(ControlState {

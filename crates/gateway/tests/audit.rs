@@ -65,3 +65,108 @@ async fn an_unwritable_audit_store_refuses_traffic_and_recovers() {
     }
     h.gateway.shutdown().await;
 }
+
+/// Bodies are evidence: the request body the guardrails read, the response as the agent
+/// received it (masked), and — only for the auditor — the response before masking,
+/// sealed to the auditor's key so the gateway cannot read it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_recorded_masked_and_sealed_for_the_auditor() {
+    use portcullis_audit::{AuditEvent, AuditorKey, EventDetail};
+    let up = Upstream::start().await;
+    let (identity, recipient) = portcullis_audit::generate_auditor_key();
+    let extra = format!(
+        "[audit]\nauditor_recipient = \"{recipient}\"\nrecord_body_bytes = \"64KiB\"\n\
+         [[connections]]\nname = \"arm\"\nkind = \"azure-arm\"\nupstream = \"{}\"\n",
+        up.url()
+    );
+    let h = gateway(&up, &extra).await;
+    let path = "/arm/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct/listKeys?api-version=2023-01-01";
+    let resp =
+        reqwest::Client::new().post(h.url(path)).body(r#"{"probe":"request-body-7"}"#).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let seen_by_agent = resp.text().await.unwrap();
+    assert!(!seen_by_agent.contains(common::ACCOUNT_KEY), "the agent got the key: {seen_by_agent}");
+
+    let store = h.gateway.store();
+    h.gateway.shutdown().await;
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT body FROM audit_events WHERE kind IN ('request', 'response') ORDER BY seq",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let events: Vec<AuditEvent> = rows.iter().map(|r| serde_json::from_str(r).unwrap()).collect();
+    let request = events
+        .iter()
+        .find_map(|e| match &e.detail {
+            EventDetail::Request(r) => r.body.clone(),
+            _ => None,
+        })
+        .expect("the request body was recorded");
+    let body = portcullis_audit::read_body(store.pool(), &request.sha256).await.unwrap().unwrap();
+    assert_eq!(body, br#"{"probe":"request-body-7"}"#);
+
+    let (response, sealed) = events
+        .iter()
+        .find_map(|e| match &e.detail {
+            EventDetail::Response(r) => Some((r.body.clone()?, e.sealed.clone())),
+            _ => None,
+        })
+        .expect("the response body was recorded");
+    let masked = portcullis_audit::read_body(store.pool(), &response.sha256).await.unwrap().unwrap();
+    assert_eq!(String::from_utf8(masked).unwrap(), seen_by_agent, "the body as the agent received it");
+    assert_eq!(sealed.len(), 1, "one sealed copy for the auditor");
+    assert_eq!(sealed[0].recipient, recipient);
+    let ciphertext = portcullis_audit::read_body(store.pool(), &sealed[0].sha256).await.unwrap().unwrap();
+    let plain = AuditorKey::parse(&identity).unwrap().open(&ciphertext).unwrap();
+    assert!(String::from_utf8(plain).unwrap().contains(common::ACCOUNT_KEY), "the auditor sees the original");
+    let everything: Vec<u8> = sqlx::query_scalar::<_, Vec<u8>>("SELECT content FROM audit_blobs")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .concat();
+    let stored = format!("{}{}", String::from_utf8_lossy(&everything), rows.concat());
+    assert!(!stored.contains(common::ACCOUNT_KEY), "the key is stored in the clear somewhere");
+}
+
+/// `audit.database_url`: the same gateway records into PostgreSQL (its own hash chain in a
+/// shared database), and the log verifies there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_can_live_in_postgresql() {
+    let Ok(base) = std::env::var("PORTCULLIS_TEST_DATABASE_URL") else {
+        println!("SKIPPED: PORTCULLIS_TEST_DATABASE_URL is not set, PostgreSQL audit test not run");
+        return;
+    };
+    let admin = portcullis_store::pg_pool(portcullis_store::pg_options(&base).unwrap()).await.unwrap();
+    let schema = format!("gw_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
+    let url = format!("{base}?options=-csearch_path%3D{schema}");
+
+    let up = Upstream::start().await;
+    let h = gateway(&up, &format!("[audit]\ndatabase_url = \"{url}\"\n")).await;
+    let client = reqwest::Client::new();
+    for i in 0..3 {
+        let resp = client.post(h.url(&format!("/up/echo?i={i}"))).body("hello").send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.bytes().await.unwrap();
+    }
+    let sqlite_events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
+        .fetch_one(h.gateway.store().pool())
+        .await
+        .unwrap_or(0);
+    h.gateway.shutdown().await;
+
+    let pool = portcullis_store::pg_pool(portcullis_store::pg_options(&url).unwrap()).await.unwrap();
+    let events: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE kind IN ('request', 'response')")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(events, 6, "a request and a response event per call, in PostgreSQL");
+    assert_eq!(sqlite_events, 0, "nothing went to the SQLite audit tables");
+    let key = portcullis_audit::read_public_key(&h.dir.path().join("data")).unwrap();
+    let report = verify(&pool, &VerifyOptions { trusted_keys: vec![key] }).await.unwrap();
+    assert!(report.ok, "{:?}", report.problems);
+    pool.close().await;
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await.unwrap();
+}

@@ -8,8 +8,13 @@ use super::Config;
 
 /// Environment variables that belong to the CLI, not to the config file, and so are
 /// never read as overrides. `PORTCULLIS_TEST_*` variables (test settings) are skipped too.
-pub const CLI_ENV_VARS: &[&str] =
-    &["PORTCULLIS_URL", "PORTCULLIS_TOKEN", "PORTCULLIS_CONFIG", "PORTCULLIS_LOG"];
+pub const CLI_ENV_VARS: &[&str] = &[
+    "PORTCULLIS_URL",
+    "PORTCULLIS_TOKEN",
+    "PORTCULLIS_CONFIG",
+    "PORTCULLIS_CONNECTOR_CONFIG",
+    "PORTCULLIS_LOG",
+];
 
 const PREFIX: &str = "PORTCULLIS_";
 

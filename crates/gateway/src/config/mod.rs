@@ -49,6 +49,45 @@ pub struct Config {
     /// Remote connectors: enrollment, the tunnel certificate's names.
     #[serde(default)]
     pub tunnel: TunnelConfig,
+    /// The audit log: where it lives, what of each body it keeps.
+    #[serde(default)]
+    pub audit: AuditSettings,
+}
+
+/// The audit log (`[audit]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// A PostgreSQL URL (`postgres://…`) for the audit log, so several gateways write one
+    /// store (each its own hash chain). Default: the SQLite store in `data_dir`.
+    pub database_url: Option<String>,
+    /// The most bytes of each request and response body kept in the log (responses as
+    /// the agent received them, masked); a longer body is kept up to this and the event
+    /// still records its full length. `0` keeps no bodies. Request bodies are kept where
+    /// the gateway reads them whole (connections with guardrails).
+    pub record_body_bytes: ByteSize,
+    /// An auditor's age X25519 recipient (`age1…`). When set, each response body before
+    /// masking (up to `record_body_bytes`) is also kept, encrypted to it: the gateway
+    /// cannot read it back; `portcullis sessions show --decrypt KEYFILE` can.
+    pub auditor_recipient: Option<String>,
+    /// Sign a checkpoint after this many events…
+    pub checkpoint_every: u64,
+    /// …or when the oldest unsigned event is this old.
+    #[serde(with = "units::duration")]
+    pub checkpoint_interval: Duration,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        let defaults = portcullis_audit::AuditConfig::default();
+        AuditSettings {
+            database_url: None,
+            record_body_bytes: ByteSize(1024 * 1024),
+            auditor_recipient: None,
+            checkpoint_every: defaults.checkpoint_every,
+            checkpoint_interval: defaults.checkpoint_interval,
+        }
+    }
 }
 
 /// How remote connectors enroll and find the gateway (`[tunnel]`); the listener itself is
