@@ -32,6 +32,8 @@ pub(crate) struct ControlState {
     pub(crate) draining: AtomicBool,
     /// The tunnel listener, when remote connectors can attach.
     pub(crate) tunnel: Option<portcullis_tunnel::TunnelServer>,
+    /// What `portcullis env` asks for (`/api/v1/agent-environment`).
+    pub(crate) agent_env: Arc<crate::agent_env::AgentEnvironment>,
 }
 
 async fn healthz() -> impl IntoResponse {
@@ -174,6 +176,7 @@ pub(crate) fn handler(state: Arc<ControlState>) -> Handler {
     let api = Router::new()
         .route("/api/v1/whoami", get(whoami))
         .route("/api/v1/connectors", get(connectors))
+        .route("/api/v1/agent-environment", get(crate::agent_env::handler))
         .route("/api/v1/connectors/{name}/revoke", axum::routing::post(revoke_connector))
         .with_state(state.clone())
         .merge(portcullis_access::router(state.access.clone()))

@@ -7,6 +7,7 @@
 //! this crate must not grow their logic.
 
 mod access_audit;
+mod agent_env;
 mod auth_events;
 mod body;
 pub mod config;
@@ -20,8 +21,12 @@ mod headers;
 mod listener;
 mod mask_body;
 mod masking;
+mod metadata;
 mod metrics;
+mod msi;
 mod pipeline;
+mod proxy;
+mod proxy_ca;
 mod record;
 mod rewrite;
 mod route;
@@ -31,5 +36,6 @@ mod tunnel_link;
 
 pub use config::Config;
 pub use error::{GatewayError, Reason};
+pub use proxy_ca::PROXY_CA_FILE;
 pub use server::{start, RunningGateway, StartError};
 pub use tunnel_link::TUNNEL_CA_FILE;

@@ -36,7 +36,7 @@ pub(crate) struct Bound {
     pub(crate) addr: SocketAddr,
 }
 
-fn http_builder(limits: &LimitsConfig) -> auto::Builder<TokioExecutor> {
+pub(crate) fn http_builder(limits: &LimitsConfig) -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
     b.http1()
         .timer(TokioTimer::new())
@@ -102,7 +102,7 @@ pub(crate) async fn serve(
             });
             match tls {
                 None => {
-                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }
@@ -111,7 +111,7 @@ pub(crate) async fn serve(
                     let Some(tls) = handshake(acceptor, stream, handshake_timeout, peer).await else {
                         return;
                     };
-                    let conn = builder.serve_connection(TokioIo::new(tls), service);
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
                     if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }

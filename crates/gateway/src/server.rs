@@ -18,7 +18,7 @@ use crate::control::{self, ControlState};
 use crate::forward::build_client;
 use crate::listener::{self, Bound, Handler};
 use crate::metrics::Metrics;
-use crate::pipeline::{self, DataPlane};
+use crate::pipeline::DataPlane;
 use crate::route::{Connection, Routes};
 use crate::tls;
 
@@ -99,6 +99,8 @@ pub struct RunningGateway {
     tunnel_ca: Option<std::path::PathBuf>,
     /// Records connector events; ends with the gateway.
     tunnel_events: Option<JoinHandle<()>>,
+    /// The interception CA agents trust (`data_dir/proxy-ca.pem`).
+    proxy_ca: std::path::PathBuf,
 }
 
 impl RunningGateway {
@@ -126,6 +128,11 @@ impl RunningGateway {
     /// gateway made its own tunnel certificate.
     pub fn tunnel_ca(&self) -> Option<&std::path::Path> {
         self.tunnel_ca.as_deref()
+    }
+
+    /// The CA certificate agents trust for intercepted hosts (`data_dir/proxy-ca.pem`).
+    pub fn proxy_ca(&self) -> &std::path::Path {
+        &self.proxy_ca
     }
 
     /// Every remote connector the gateway knows, as `GET /api/v1/connectors` shows them
@@ -332,9 +339,10 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     let control = bind("control", &config.listeners.control).await?;
     let (data_addr, control_addr) = (data.addr, control.addr);
     let data_scheme = if data.tls.is_some() { "https" } else { "http" };
+    let data_url = format!("{data_scheme}://{}", loopback_if_unspecified(data_addr));
     let (auth, grant_keys) = authenticator(&config)?;
     let control_url = format!("{}://{}", if control.tls.is_some() { "https" } else { "http" }, control_addr);
-    let access = access_service(&config, &store, grant_keys, &control_url, audit.clone()).await?;
+    let access = access_service(&config, &store, grant_keys.clone(), &control_url, audit.clone()).await?;
     let require_auth = !config.identity.issuers.is_empty();
     if !require_auth {
         tracing::warn!(
@@ -360,6 +368,11 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         seal_unmasked: config.audit.auditor_recipient.is_some(),
     });
 
+    // The forward proxy, managed-identity endpoint and cloud metadata (proxy.rs) sit in
+    // front of the pipeline on the data listener.
+    let (front, agent_env) = front_door(&config, data_plane, grant_keys, data_url, stopped.clone())?;
+    let proxy_ca = front.ca.ca_file().to_path_buf();
+
     let control_state = Arc::new(ControlState {
         store: store.clone() as Arc<dyn Store>,
         metrics,
@@ -369,9 +382,10 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         auth_events,
         draining: std::sync::atomic::AtomicBool::new(false),
         tunnel: tunnel.as_ref().map(|t| t.server.clone()),
+        agent_env,
     });
     let data_handler: Handler =
-        Arc::new(move |info, req| Box::pin(pipeline::handle(data_plane.clone(), info, req)));
+        Arc::new(move |info, req| Box::pin(crate::proxy::handle(front.clone(), info, req)));
     let limits = config.limits.clone();
     let mut tasks = vec![
         tokio::spawn(listener::serve(
@@ -415,5 +429,57 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         tunnel_addr,
         tunnel_ca,
         tunnel_events,
+        proxy_ca,
     })
+}
+
+/// A wildcard listen address as agents on this machine reach it.
+fn loopback_if_unspecified(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::from(([127, 0, 0, 1], addr.port())),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], addr.port()))
+        }
+        _ => addr,
+    }
+}
+
+/// The data listener's front door (`proxy.rs`) and what `portcullis env` reports.
+fn front_door(
+    config: &Config,
+    dp: Arc<DataPlane>,
+    keys: Arc<GrantKeys>,
+    data_url: String,
+    stopped: watch::Receiver<bool>,
+) -> Result<(Arc<crate::proxy::Front>, Arc<crate::agent_env::AgentEnvironment>), StartError> {
+    let ca = crate::proxy_ca::ProxyCa::load_or_create(&config.data_dir)
+        .map_err(|detail| StartError::Tls { listener: "data", detail: format!("proxy CA: {detail}") })?;
+    let ca_pem = std::fs::read_to_string(ca.ca_file()).map_err(|e| StartError::Tls {
+        listener: "data",
+        detail: format!("{}: {e}", ca.ca_file().display()),
+    })?;
+    let mut claimed = std::collections::HashMap::new();
+    let mut hosts = std::collections::BTreeMap::new();
+    for c in &config.connections {
+        for h in &c.hosts {
+            claimed.insert(h.to_ascii_lowercase(), c.name.clone());
+        }
+        hosts.insert(c.name.clone(), c.hosts.clone());
+    }
+    let arm_connection = config
+        .connections
+        .iter()
+        .find(|c| c.kind == crate::config::ConnectionKind::AzureArm)
+        .map(|c| c.name.clone());
+    let front = crate::proxy::Front {
+        dp,
+        ca,
+        claimed,
+        arm_connection,
+        keys,
+        builder: Arc::new(listener::http_builder(&config.limits)),
+        stopped,
+    };
+    let env = crate::agent_env::AgentEnvironment { data_url, ca_pem, hosts };
+    Ok((Arc::new(front), Arc::new(env)))
 }

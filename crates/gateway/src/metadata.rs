@@ -1,0 +1,89 @@
+//! `GET /metadata/endpoints?api-version=…` on the data listener: the cloud metadata
+//! document `az cloud register --endpoint-resource-manager https://GATEWAY/CONNECTION/`
+//! reads, for setups that prefer the gateway as a reverse proxy over interception.
+//! `resourceManager` is the gateway's own URL for the first `azure-arm` connection;
+//! `api-version` 2022-09-01 and later answer a list of clouds, older ones one cloud.
+
+use http::header::HOST;
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+use serde_json::{json, Value};
+
+use crate::body::ProxyBody;
+use crate::pipeline::ConnInfo;
+use crate::proxy::{json_response, refusal, Front};
+
+/// The path `az cloud register` fetches.
+pub(crate) const PATH: &str = "/metadata/endpoints";
+
+pub(crate) fn endpoints(front: &Front, info: ConnInfo, req: &Request<Incoming>) -> http::Response<ProxyBody> {
+    let Some(connection) = &front.arm_connection else {
+        return refusal(
+            StatusCode::NOT_FOUND,
+            "no_arm_connection",
+            "no connection of kind azure-arm is configured, so there is no resource manager to describe",
+        );
+    };
+    let host = req
+        .headers()
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| h.parse::<http::uri::Authority>().is_ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| info.local.to_string());
+    let arm = format!("{}://{host}/{connection}/", info.scheme);
+    let version = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "api-version")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| "2019-05-01".to_owned());
+    let doc = cloud(&arm);
+    if version.as_str() >= "2022-09-01" {
+        json_response(StatusCode::OK, &json!([doc]))
+    } else {
+        json_response(StatusCode::OK, &doc)
+    }
+}
+
+fn cloud(arm: &str) -> Value {
+    json!({
+        "name": "Portcullis",
+        "portal": "https://portal.azure.com",
+        "authentication": {
+            "loginEndpoint": "https://login.microsoftonline.com/",
+            "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"],
+            "tenant": "common",
+            "identityProvider": "AAD"
+        },
+        "media": "https://rest.media.azure.net",
+        "graphAudience": "https://graph.windows.net/",
+        "graph": "https://graph.windows.net/",
+        "batch": "https://batch.core.windows.net/",
+        "gallery": "https://gallery.azure.com/",
+        "resourceManager": arm,
+        "activeDirectoryDataLake": "https://datalake.azure.net/",
+        "sqlManagement": "https://management.core.windows.net:8443/",
+        "microsoftGraphResourceId": "https://graph.microsoft.com/",
+        "appInsightsResourceId": "https://api.applicationinsights.io",
+        "appInsightsTelemetryChannelResourceId": "https://dc.applicationinsights.azure.com/v2/track",
+        "attestationResourceId": "https://attest.azure.net",
+        "synapseAnalyticsResourceId": "https://dev.azuresynapse.net",
+        "logAnalyticsResourceId": "https://api.loganalytics.io",
+        "ossrDbmsResourceId": "https://ossrdbms-aad.database.windows.net",
+        "suffixes": {
+            "azureDataLakeStoreFileSystem": "azuredatalakestore.net",
+            "acrLoginServer": "azurecr.io",
+            "sqlServerHostname": "database.windows.net",
+            "azureDataLakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net",
+            "keyVaultDns": "vault.azure.net",
+            "storage": "core.windows.net",
+            "azureFrontDoorEndpointSuffix": "azurefd.net",
+            "storageSyncEndpointSuffix": "afs.azure.net",
+            "mhsmDns": "managedhsm.azure.net",
+            "mysqlServerEndpoint": "mysql.database.azure.com",
+            "postgresqlServerEndpoint": "postgres.database.azure.com",
+            "mariadbServerEndpoint": "mariadb.database.azure.com",
+            "synapseAnalytics": "dev.azuresynapse.net",
+            "attestationEndpoint": "attest.azure.net"
+        }
+    })
+}

@@ -1,0 +1,160 @@
+//! One scenario for the forward-proxy, managed-identity and `az` tests: fake Entra, fake
+//! ARM standing in for `management.azure.com` (a connection claims that host, its upstream
+//! is the fake's loopback URL, the embedded connector injects its credential), and a
+//! gateway on port 0. Agents get grants through the control API as in production.
+#![allow(dead_code, unreachable_pub)]
+
+use portcullis_gateway::{Config, RunningGateway};
+use portcullis_sandbox::{Agent, FakeArm, FakeEntra, StorageAccount, TokenSpec, TokenVersion};
+use serde_json::{json, Value};
+
+pub const TENANT: &str = "7b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e";
+pub const AUDIENCE: &str = "api://portcullis-test";
+pub const SUB: &str = "9b2a3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d";
+pub const ARM_HOST: &str = "management.azure.com";
+pub const DATA_RG: &str = "rg-data";
+pub const ACCOUNT: &str = "stproxydata";
+pub const DOOMED_RG: &str = "doomed-rg";
+
+pub struct Scenario {
+    pub idp: FakeEntra,
+    pub arm: FakeArm,
+    pub gw: RunningGateway,
+    pub control: String,
+    pub http: reqwest::Client,
+    pub agent: String,
+    pub approver: String,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn oidc_token(idp: &FakeEntra, subject: &str, groups: &[&str], human: bool) -> String {
+    let mut spec = TokenSpec::new(TENANT, AUDIENCE, subject);
+    spec.version = TokenVersion::V2;
+    spec.object_id = Some(format!("oid-{subject}"));
+    spec.groups = groups.iter().map(|g| g.to_string()).collect();
+    spec.idtyp = Some(if human { "user" } else { "app" }.into());
+    if !human {
+        spec.app_id = Some(format!("app-{subject}"));
+    }
+    idp.mint(&spec).unwrap()
+}
+
+impl Scenario {
+    pub async fn start() -> anyhow::Result<Self> {
+        let idp = FakeEntra::builder().tenant(TENANT).agent(Agent::new("connector")).start().await?;
+        let arm = FakeArm::builder(&idp)
+            .subscription(SUB, "Interop")
+            .resource_group(DOOMED_RG, "westeurope")
+            .storage_account(StorageAccount::new(DATA_RG, ACCOUNT))
+            .polls_before_done(1)
+            .retry_after_secs(0)
+            .start()
+            .await?;
+        let app = idp.agent("connector").unwrap();
+        let dir = tempfile::tempdir()?;
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, app.secret.clone().unwrap())?;
+        std::fs::write(dir.path().join("access.cedar"), portcullis_access::EXAMPLE_POLICIES)?;
+        let toml = format!(
+            r#"
+data_dir = "data"
+[listeners.data]
+addr = "127.0.0.1:0"
+[listeners.control]
+addr = "127.0.0.1:0"
+[[identity.issuers]]
+issuer = "{issuer}"
+audiences = ["{AUDIENCE}"]
+discovery_url = "{discovery}"
+entra = {{ tenants = ["{TENANT}"] }}
+[access]
+policy_files = ["access.cedar"]
+[access.connections.azure]
+levels = ["read", "operate"]
+max_duration = "1h"
+[[connections]]
+name = "azure"
+kind = "azure-arm"
+upstream = "{arm}"
+hosts = ["{ARM_HOST}"]
+connector = "embedded"
+credential = {{ kind = "entra-client-secret", tenant = "{TENANT}", client_id = "{client_id}", secret_file = {secret:?}, scope = "https://management.azure.com/.default", authority = "{authority}" }}
+"#,
+            issuer = idp.issuer_v2(),
+            discovery = idp.discovery_url_v2(),
+            arm = arm.url(),
+            client_id = app.client_id,
+            secret = secret.display().to_string(),
+            authority = idp.url(),
+        );
+        let config = Config::from_toml(&toml, &dir.path().join("p.toml"), std::iter::empty())?;
+        let gw = portcullis_gateway::start(config).await?;
+        let control = format!("http://{}", gw.control_addr());
+        let agent = oidc_token(&idp, "deploy-agent", &["agents"], false);
+        let approver = oidc_token(&idp, "alice", &["ops"], true);
+        Ok(Scenario { idp, arm, gw, control, http: reqwest::Client::new(), agent, approver, dir })
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> anyhow::Result<Value> {
+        let resp = self
+            .http
+            .post(format!("{}/api/v1{path}", self.control))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await?;
+        let status = resp.status();
+        let body: Value = resp.json().await?;
+        anyhow::ensure!(status.is_success(), "POST {path}: {status} {body}");
+        Ok(body)
+    }
+
+    /// An approved `operate` grant for the agent: (grant id, grant token).
+    pub async fn grant(&self) -> anyhow::Result<(String, String)> {
+        let req = self
+            .post(
+                &self.agent,
+                "/access-requests",
+                json!({"connection": "azure", "level": "operate", "duration": "15m", "reason": "proxy test"}),
+            )
+            .await?;
+        let id = req["id"].as_str().unwrap().to_owned();
+        let approved =
+            self.post(&self.approver, &format!("/access-requests/{id}/approve"), json!({})).await?;
+        let grant = approved["grant_id"].as_str().unwrap().to_owned();
+        let token = self.post(&self.agent, &format!("/grants/{grant}/token"), json!({})).await?;
+        Ok((grant, token["token"].as_str().unwrap().to_owned()))
+    }
+
+    pub async fn revoke(&self, grant: &str) -> anyhow::Result<()> {
+        self.post(&self.agent, &format!("/grants/{grant}/revoke"), json!({"comment": "done"})).await?;
+        Ok(())
+    }
+
+    /// A client that reaches everything through the gateway's forward proxy, trusting only
+    /// the gateway's interception CA.
+    pub fn proxied(&self, proxy_token: Option<&str>) -> anyhow::Result<reqwest::Client> {
+        let mut proxy = reqwest::Proxy::all(self.gw.data_url())?;
+        if let Some(t) = proxy_token {
+            proxy = proxy.basic_auth("agent", t);
+        }
+        let ca = reqwest::Certificate::from_pem(&std::fs::read(self.gw.proxy_ca())?)?;
+        Ok(reqwest::Client::builder().proxy(proxy).tls_certs_only([ca]).build()?)
+    }
+
+    /// The managed-identity endpoint (App Service shape) for `resource`.
+    pub fn identity_endpoint(&self) -> String {
+        format!("{}/msi/token", self.gw.data_url())
+    }
+
+    /// Request and response audit events, as JSON text, in order.
+    pub async fn traffic_events(&self) -> anyhow::Result<Vec<String>> {
+        let store = self.gw.store();
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT body FROM audit_events WHERE kind IN ('request', 'response') ORDER BY seq",
+        )
+        .fetch_all(store.pool())
+        .await?;
+        Ok(rows)
+    }
+}
