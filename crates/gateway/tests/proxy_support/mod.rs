@@ -111,11 +111,16 @@ credential = {{ kind = "entra-client-secret", tenant = "{TENANT}", client_id = "
 
     /// An approved `operate` grant for the agent: (grant id, grant token).
     pub async fn grant(&self) -> anyhow::Result<(String, String)> {
+        self.grant_for("15m").await
+    }
+
+    /// An approved `operate` grant lasting `duration`: (grant id, grant token).
+    pub async fn grant_for(&self, duration: &str) -> anyhow::Result<(String, String)> {
         let req = self
             .post(
                 &self.agent,
                 "/access-requests",
-                json!({"connection": "azure", "level": "operate", "duration": "15m", "reason": "proxy test"}),
+                json!({"connection": "azure", "level": "operate", "duration": duration, "reason": "proxy test"}),
             )
             .await?;
         let id = req["id"].as_str().unwrap().to_owned();
