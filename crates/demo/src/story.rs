@@ -3,6 +3,7 @@
 
 mod access_steps;
 mod audit_steps;
+mod connector_site;
 mod connector_steps;
 mod gateway_step;
 mod guardrail_steps;
@@ -22,7 +23,7 @@ use crate::steps::{Step, StepOutcome, STEPS};
 const TENANT: &str = "8d9f7a52-7bd4-4e47-9d5d-0c3f0e4a1b2c";
 /// The demo's subscription in fake ARM.
 const SUBSCRIPTION: &str = "00000000-1111-2222-3333-444444444444";
-/// The app registration whose secret only the embedded connector holds.
+/// The app registration whose secret only the connector holds.
 const CONNECTOR_APP: &str = "portcullis-connector";
 /// The demo's storage account (in `prod-rg`), whose keys the agent reads masked.
 const STORAGE_ACCOUNT: &str = "contosoprod";
@@ -64,6 +65,8 @@ struct World {
     grant_token: Option<String>,
     /// The connector's client secret (to prove the agent never sees it).
     connector_secret: Option<String>,
+    /// The connector, running "in the target's network" (its own folder and task).
+    connector: Option<(tokio::task::JoinHandle<()>, tempfile::TempDir)>,
     /// The demo storage account's real keys (to prove the agent never sees them).
     storage_keys: Vec<String>,
     /// The review of the held deletion.

@@ -299,3 +299,68 @@ async fn a_connector_gets_only_the_connections_that_name_it_and_keys_stay_pinned
     }
     w.gw.shutdown().await;
 }
+
+/// The real `azure-storage-blob` SDK, holding no key, through gateway → tunnel →
+/// connector → Azurite: Azurite verifies the connector's SharedKey signature for real.
+/// Needs `tests/peers/install.sh`; fails (never skips) when the peers are missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_storage_sdk_works_through_a_remote_connector_that_signs_with_the_account_key() {
+    use portcullis_sandbox::peers::{run_pytest, Azurite, AZURITE_ACCOUNT, AZURITE_KEY};
+    let azurite = Azurite::start().await.expect("Azurite (tests/peers/install.sh)");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tokens"), format!("{TOKEN}\n")).unwrap();
+    let toml = format!(
+        r#"
+data_dir = "data"
+[listeners.data]
+addr = "127.0.0.1:0"
+[listeners.control]
+addr = "127.0.0.1:0"
+[listeners.tunnel]
+addr = "127.0.0.1:0"
+[tunnel]
+enrollment_tokens_file = "tokens"
+# Listings (XML) are masked; blob contents, which no profile can inspect, pass as they are.
+[mask.profiles.blob-data]
+extends = "azure"
+on_unknown = "pass"
+[[connections]]
+name = "blob"
+kind = "azure-storage"
+upstream = "{}"
+connector = "edge-1"
+mask = "blob-data"
+"#,
+        azurite.account_url()
+    );
+    let config = Config::from_toml(&toml, &dir.path().join("portcullis.toml"), std::iter::empty()).unwrap();
+    let gw = portcullis_gateway::start(config).await.unwrap();
+
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("account-key"), AZURITE_KEY).unwrap();
+    let text = format!(
+        "[[connections]]\nname = \"blob\"\nupstream = \"{}\"\n\
+         credential = {{ kind = \"storage-shared-key\", account = \"{AZURITE_ACCOUNT}\", key_file = \"account-key\" }}\n",
+        azurite.account_url()
+    );
+    let connector = Arc::new(
+        Connector::from_config(&ConnectorConfig::from_toml(&text, &site.path().join("c.toml")).unwrap())
+            .unwrap(),
+    );
+    let _c = spawn_connector(
+        gw.tunnel_addr().unwrap(),
+        gw.tunnel_ca().unwrap(),
+        &site.path().join("edge.key"),
+        connector,
+    );
+    wait_tunnels(&gw, 1).await;
+
+    let run =
+        run_pytest("test_blob_gateway.py", &[("PORTCULLIS_BLOB_URL", format!("{}/blob", gw.data_url()))])
+            .await
+            .unwrap();
+    assert!(run.passed, "{}", run.report());
+    let data = dir.path().join("data");
+    gw.shutdown().await;
+    assert!(!audit_text(&data).contains(AZURITE_KEY), "the account key reached the gateway's records");
+}

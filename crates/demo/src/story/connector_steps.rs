@@ -1,6 +1,7 @@
 //! The connector's credential never reached the agent: the tokens fake ARM accepted were
-//! minted by the embedded connector from its own app's secret, and neither that secret nor
-//! any minted token appears in anything the agent received or in the gateway's database.
+//! minted by the connector (attached through the tunnel) from its own app's secret, and
+//! neither that secret nor any minted token appears in anything the agent received or in
+//! the gateway's database.
 
 use serde_json::json;
 use sqlx::Row;
@@ -64,7 +65,7 @@ pub(super) async fn credential_never_seen(world: &mut World) -> StepResult {
     }
     Ok(json!({
         "narration": [
-            format!("fake ARM accepted {} distinct token(s) minted by the embedded connector for its own app {app}", minted.len()),
+            format!("fake ARM accepted {} distinct token(s) minted by the connector for its own app {app}, each sent through the tunnel", minted.len()),
             "the agent's grant token never reached ARM; the gateway removed it and injected its own".to_owned(),
             format!("searched {} bytes the agent received and {} bytes of the gateway's database: no client secret, no minted token", seen_by_agent.len(), stored.len()),
         ],

@@ -1,9 +1,27 @@
 //! The `gateway` step: the gateway starts with the fake Entra ID as its identity
-//! provider, and proxies a request to a local upstream under a grant a policy approved.
+//! provider, a connector dials in through the tunnel (it alone holds the Azure credential),
+//! and the gateway proxies a request to a local upstream under a grant a policy approved.
 
 use serde_json::json;
 
 use super::{agent_token, alice_token, require, send, StepResult, World, GATEWAY_AUDIENCE};
+
+/// The connector's name: the gateway's `azure-demo` connection names it.
+pub(super) const CONNECTOR_NAME: &str = "demo-connector";
+
+/// Waits (bounded) until the connector's tunnel is up; describes it.
+async fn wait_attached(gw: &portcullis_gateway::RunningGateway) -> Result<String, String> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        if let Some(c) = gw.connectors().into_iter().find(|c| c.name == CONNECTOR_NAME && c.connected) {
+            return Ok(format!("key id {}, serving {:?}", c.id, c.connections));
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err("the connector did not attach within 15 s".into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
 
 /// Who may request, who approves, and what is approved without a person. `Portcullis`
 /// is the Cedar schema shipped with the access crate.
@@ -31,12 +49,9 @@ pub(super) async fn gateway(world: &mut World) -> StepResult {
     let echo = crate::echo::start().await.map_err(|e| format!("starting the echo upstream: {e}"))?;
     let arm_url =
         world.arm.as_ref().map(|a| a.url().to_owned()).unwrap_or_else(|| "http://127.0.0.1:9".into());
-    // The connector's credential: a client secret in a file only the gateway host reads.
-    let connector = idp.agent(super::CONNECTOR_APP).ok_or("the connector's app is not registered")?;
-    let secret = connector.secret.clone().ok_or("the connector's app has no secret")?;
-    let secret_file = dir.path().join("connector-secret");
-    std::fs::write(&secret_file, &secret).map_err(|e| e.to_string())?;
-    world.connector_secret = Some(secret);
+    // The gateway holds no Azure credential: only a one-time token a connector enrolls with.
+    let enrollment = format!("demo-{}", uuid::Uuid::new_v4().simple());
+    std::fs::write(dir.path().join("enrollment-tokens"), &enrollment).map_err(|e| e.to_string())?;
     let toml = format!(
         r#"
 data_dir = "data"
@@ -44,6 +59,10 @@ data_dir = "data"
 addr = "127.0.0.1:0"
 [listeners.control]
 addr = "127.0.0.1:0"
+[listeners.tunnel]
+addr = "127.0.0.1:0"
+[tunnel]
+enrollment_tokens_file = "enrollment-tokens"
 [[identity.issuers]]
 issuer = "{issuer}"
 audiences = ["{GATEWAY_AUDIENCE}"]
@@ -61,8 +80,7 @@ max_duration = "1h"
 name = "azure-demo"
 kind = "azure-arm"
 upstream = "{arm_url}"
-connector = "embedded"
-credential = {{ kind = "entra-client-secret", tenant = "{tenant}", client_id = "{client_id}", secret_file = {secret_path:?}, scope = "https://management.azure.com/.default", authority = "{authority}" }}
+connector = "{CONNECTOR_NAME}"
 [[connections]]
 name = "echo"
 upstream = "http://{echo}"
@@ -70,14 +88,17 @@ upstream = "http://{echo}"
         issuer = idp.issuer_v2(),
         discovery = idp.discovery_url_v2(),
         tenant = idp.tenant(),
-        client_id = connector.client_id,
-        secret_path = secret_file.display().to_string(),
-        authority = idp.url(),
     );
     let config =
         portcullis_gateway::Config::from_toml(&toml, &dir.path().join("portcullis.toml"), std::iter::empty())
             .map_err(|e| e.to_string())?;
     let gw = portcullis_gateway::start(config).await.map_err(|e| format!("starting the gateway: {e}"))?;
+    let tunnel = gw.tunnel_addr().ok_or("the gateway has no tunnel listener")?;
+    let ca = gw.tunnel_ca().ok_or("the gateway made no tunnel CA")?.to_owned();
+    let (task, site) = super::connector_site::start(idp, &arm_url, tunnel, &ca, &enrollment).await?;
+    world.connector_secret = Some(site.secret.clone());
+    world.connector = Some((task, site.dir));
+    let attached = wait_attached(&gw).await?;
     let base = gw.data_url();
     let control = format!("http://{}", gw.control_addr());
     world.alice_token = Some(alice_token(idp)?);
@@ -117,6 +138,8 @@ upstream = "http://{echo}"
     Ok(json!({
         "narration": [
             format!("gateway data listener {base}, control {control}; SQLite store and audit log in a temp folder"),
+            format!("connector `{CONNECTOR_NAME}` dialed out to the tunnel listener {tunnel} (TLS 1.3, the gateway's own CA), spent its one-time enrollment token and is pinned by key: {attached}"),
+            "the Azure client secret is in the connector's folder only; the gateway's config names the connector, not a credential".to_owned(),
             format!("no token → {anonymous}: every request needs an authenticated principal"),
             format!("the agent asks for read on `echo`: approved by policy {decided_by} (no person needed)"),
             format!("GET /echo/hello%20world?… → {status}; the upstream saw {}", echoed["target"]),
@@ -125,6 +148,7 @@ upstream = "http://{echo}"
                 refused["error"]["code"].as_str().unwrap_or("")),
         ],
         "data_url": base,
+        "connector": { "name": CONNECTOR_NAME, "tunnel": tunnel.to_string(), "attached": attached },
         "control_url": control,
         "unauthenticated_status": anonymous,
         "echo_grant": { "request": req["id"], "state": req["state"], "decided_by": decided_by },

@@ -154,7 +154,7 @@ pub(super) async fn list(world: &mut World) -> StepResult {
     Ok(json!({
         "narration": [
             format!("the agent lists resource groups with its grant token → {status}: {groups:?}"),
-            "fake ARM accepted the call: the embedded connector injected a token it minted from Entra ID".to_owned(),
+            "fake ARM accepted the call: the connector injected a token it minted from Entra ID".to_owned(),
             "the agent's own token never reached ARM".to_owned(),
         ],
         "status": status,
