@@ -2,6 +2,7 @@
 # Installs the third-party peers the interop tests run against, into folders git ignores:
 #   tests/peers/.venv          Python 3.11 venv from requirements.txt (Azure SDKs, pytest)
 #   tests/peers/node_modules   azurite and oidc-provider from package-lock.json
+#   tests/peers/.venv-az       azure-cli from requirements-az.txt (the az interop test)
 # Idempotent: each half is skipped when its stamp matches the hash of its requirement list,
 # so a re-run takes well under a second. Fails loudly (non-zero) when a registry cannot be
 # reached; the interop tests then fail and name this script.
@@ -46,6 +47,24 @@ else
         die "pip install failed: is the Python package registry reachable? (see the pip output above)"
     fi
     printf '%s' "$py_stamp_want" >"$py_stamp"
+fi
+
+# --- Azure CLI venv (its own: azure-cli pins versions the SDK venv does not) ----------------
+az_stamp_want="$(printf '%s\n%s' "$py_version" "$(hash_of requirements-az.txt)")"
+az_stamp=".venv-az/.portcullis-stamp"
+if [[ -f "$az_stamp" && "$(cat "$az_stamp")" == "$az_stamp_want" ]]; then
+    echo "azure cli: up to date (.venv-az)"
+else
+    echo "azure cli: installing into tests/peers/.venv-az (about a minute)"
+    rm -rf .venv-az
+    "$python_bin" -m venv .venv-az || die "could not create the az venv with $python_bin"
+    if ! .venv-az/bin/pip install --disable-pip-version-check --quiet --retries 2 --timeout 30 \
+        -r requirements-az.txt; then
+        rm -rf .venv-az
+        die "pip install of azure-cli failed: is the Python package registry reachable?"
+    fi
+    [[ -x .venv-az/bin/az ]] || die "azure-cli installed without its az entry point"
+    printf '%s' "$az_stamp_want" >"$az_stamp"
 fi
 
 # --- Node modules -------------------------------------------------------------------------
