@@ -164,3 +164,31 @@ async fn cloud_metadata_names_the_gateway_as_resource_manager() -> anyhow::Resul
     s.gw.shutdown().await;
     Ok(())
 }
+
+/// The real Python SDK (`ManagedIdentityCredential`, not `DefaultAzureCredential`) in an
+/// agent environment of variables only. Needs `tests/peers/install.sh`; fails when missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_managed_identity_credential_through_the_proxy() -> anyhow::Result<()> {
+    let s = Scenario::start().await?;
+    let (grant, token) = s.grant().await?;
+    let end = grant_end(&s, &grant).await?;
+    let data = s.gw.data_url();
+    let run = portcullis_sandbox::peers::run_pytest(
+        "test_managed_identity.py",
+        &[
+            ("IDENTITY_ENDPOINT", s.identity_endpoint()),
+            ("IDENTITY_HEADER", token),
+            ("HTTPS_PROXY", data.clone()),
+            ("HTTP_PROXY", data),
+            ("REQUESTS_CA_BUNDLE", s.gw.proxy_ca().display().to_string()),
+            ("PORTCULLIS_SUBSCRIPTION", SUB.to_owned()),
+            ("PORTCULLIS_DOOMED_RG", proxy_support::DOOMED_RG.to_owned()),
+            ("PORTCULLIS_GRANT_END", end.to_string()),
+        ],
+    )
+    .await?;
+    assert!(run.passed, "{}", run.report());
+    assert_eq!(s.arm.received().iter().filter(|r| r.method == "DELETE").count(), 0, "held, not forwarded");
+    s.gw.shutdown().await;
+    Ok(())
+}
