@@ -188,6 +188,7 @@ async fn python_sdk_managed_identity_credential_through_the_proxy() -> anyhow::R
     )
     .await?;
     assert!(run.passed, "{}", run.report());
+    assert!(run.stdout.contains("3 passed"), "{}", run.report());
     assert_eq!(s.arm.received().iter().filter(|r| r.method == "DELETE").count(), 0, "held, not forwarded");
     s.gw.shutdown().await;
     Ok(())
