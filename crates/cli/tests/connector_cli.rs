@@ -198,6 +198,34 @@ credential = {{ kind = "entra-client-secret", tenant = "{TENANT}", client_id = "
     let refused = http.get(format!("{control}/connectors")).bearer_auth(&agent).send().await.unwrap();
     assert_eq!(refused.status(), 403);
 
+    // The session, as the console and auditors read it from the control API.
+    let grant = req["grant_id"].as_str().expect("the approved request names its grant");
+    let get =
+        |path: String, token: &str| http.get(format!("{control}{path}")).bearer_auth(token.to_owned()).send();
+    let sessions: Value = get("/sessions?connection=arm".into(), &admin).await.unwrap().json().await.unwrap();
+    assert!(sessions["items"].as_array().unwrap().iter().any(|s| s["grant_id"] == grant), "{sessions}");
+    // The response event is committed as the body ends, just after the agent has it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let replay = loop {
+        let replay: Value =
+            get(format!("/sessions/{grant}/replay"), &admin).await.unwrap().json().await.unwrap();
+        if !replay["calls"][0]["status"].is_null() || tokio::time::Instant::now() > deadline {
+            break replay;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let call = &replay["calls"][0];
+    assert_eq!((call["method"].as_str(), call["status"].as_u64()), (Some("GET"), Some(200)), "{replay}");
+    assert!(
+        call["response_body"]["excerpt"].as_str().unwrap_or("").contains("rg-behind-the-tunnel"),
+        "{replay}"
+    );
+    let verified = get("/audit/verify".into(), &admin).await.unwrap();
+    assert_eq!(verified.status(), 200);
+    let events = get("/audit/events?since=1h".into(), &admin).await.unwrap().text().await.unwrap();
+    assert!(events.lines().count() >= 4 && events.contains("connector_link"), "{events}");
+    assert_eq!(get("/sessions".into(), &agent).await.unwrap().status(), 403, "agents do not read sessions");
+
     // The connector stops: the agent gets a clear 502, and nothing reaches ARM.
     connector.0.kill().unwrap();
     let mut log = String::new();

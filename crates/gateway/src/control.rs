@@ -32,6 +32,8 @@ pub(crate) struct ControlState {
     pub(crate) draining: AtomicBool,
     /// The tunnel listener, when remote connectors can attach.
     pub(crate) tunnel: Option<portcullis_tunnel::TunnelServer>,
+    /// The store the audit log writes (SQLite or PostgreSQL), for reading sessions.
+    pub(crate) audit_store: portcullis_store::StoreHandle,
     /// What `portcullis env` asks for (`/api/v1/agent-environment`).
     pub(crate) agent_env: Arc<crate::agent_env::AgentEnvironment>,
 }
@@ -180,6 +182,7 @@ pub(crate) fn handler(state: Arc<ControlState>) -> Handler {
         .route("/api/v1/connectors/{name}/revoke", axum::routing::post(revoke_connector))
         .with_state(state.clone())
         .merge(portcullis_access::router(state.access.clone()))
+        .merge(crate::sessions_api::router(state.clone()))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_principal));
     let router = Router::new()
         .route("/healthz", get(healthz))

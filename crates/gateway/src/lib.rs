@@ -31,6 +31,7 @@ mod record;
 mod rewrite;
 mod route;
 mod server;
+mod sessions_api;
 mod tls;
 mod tunnel_link;
 

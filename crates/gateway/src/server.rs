@@ -288,7 +288,10 @@ fn embedded_connector(config: &Config) -> Result<Option<Arc<portcullis_connector
 }
 
 /// The audit log: in the SQLite store, or in PostgreSQL (`audit.database_url`).
-async fn open_audit(config: &Config, store: &SqliteStore) -> Result<AuditLog, StartError> {
+async fn open_audit(
+    config: &Config,
+    store: &SqliteStore,
+) -> Result<(AuditLog, portcullis_store::StoreHandle), StartError> {
     let settings = &config.audit;
     let audit_config = AuditConfig {
         auditor_recipient: settings.auditor_recipient.clone(),
@@ -302,7 +305,10 @@ async fn open_audit(config: &Config, store: &SqliteStore) -> Result<AuditLog, St
             .await
             .map_err(|e| StartError::Audit { detail: format!("audit.database_url: {e}") })?,
     };
-    AuditLog::open(handle, audit_config).await.map_err(|e| StartError::Audit { detail: e.to_string() })
+    let log = AuditLog::open(handle.clone(), audit_config)
+        .await
+        .map_err(|e| StartError::Audit { detail: e.to_string() })?;
+    Ok((log, handle))
 }
 
 /// Opens the store, binds the listeners and starts serving.
@@ -312,7 +318,8 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         .map_err(|source| StartError::Store { data_dir: config.data_dir.display().to_string(), source })?;
     let store = Arc::new(store);
 
-    let audit = Arc::new(open_audit(&config, &store).await?);
+    let (audit, audit_store) = open_audit(&config, &store).await?;
+    let audit = Arc::new(audit);
     let (stop, stopped) = watch::channel(false);
     let tunnel = crate::tunnel_link::start(&config, audit.clone(), stopped.clone()).await?;
     let pool = tunnel.as_ref().map(|t| t.server.pool());
@@ -382,6 +389,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         auth_events,
         draining: std::sync::atomic::AtomicBool::new(false),
         tunnel: tunnel.as_ref().map(|t| t.server.clone()),
+        audit_store,
         agent_env,
     });
     let data_handler: Handler =
