@@ -311,6 +311,37 @@ async fn open_audit(
     Ok((log, handle))
 }
 
+/// Applies `audit.retain_for` / `audit.retain_max_bytes` now and every hour (each removal
+/// is itself an audited event); nothing when neither is set.
+fn start_retention(config: &Config, audit: Arc<AuditLog>) {
+    let policy = portcullis_audit::RetentionPolicy {
+        max_age: config.audit.retain_for,
+        max_bytes: config.audit.retain_max_bytes.map(|b| b.0),
+    };
+    if policy.max_age.is_none() && policy.max_bytes.is_none() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match audit.apply_retention(policy.clone()).await {
+                Ok(r) if r.events_removed > 0 => {
+                    tracing::info!(
+                        events = r.events_removed,
+                        bodies = r.blobs_removed,
+                        "audit retention removed old events"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(code = e.reason.code(), detail = %e, "audit retention failed; will retry")
+                }
+            }
+        }
+    });
+}
+
 /// Opens the store, binds the listeners and starts serving.
 pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     let store = SqliteStore::open(&config.data_dir)
@@ -320,6 +351,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
 
     let (audit, audit_store) = open_audit(&config, &store).await?;
     let audit = Arc::new(audit);
+    start_retention(&config, audit.clone());
     let (stop, stopped) = watch::channel(false);
     let tunnel = crate::tunnel_link::start(&config, audit.clone(), stopped.clone()).await?;
     let pool = tunnel.as_ref().map(|t| t.server.pool());

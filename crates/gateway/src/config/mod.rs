@@ -75,6 +75,12 @@ pub struct AuditSettings {
     /// …or when the oldest unsigned event is this old.
     #[serde(with = "units::duration")]
     pub checkpoint_interval: Duration,
+    /// Remove events (and bodies no longer referred to) older than this. Checked at start
+    /// and every hour; each removal is itself an audited event. Default: keep everything.
+    #[serde(default, with = "units::opt_duration")]
+    pub retain_for: Option<Duration>,
+    /// Keep at most about this many bytes of events and bodies, removing the oldest first.
+    pub retain_max_bytes: Option<ByteSize>,
 }
 
 impl Default for AuditSettings {
@@ -86,6 +92,8 @@ impl Default for AuditSettings {
             auditor_recipient: None,
             checkpoint_every: defaults.checkpoint_every,
             checkpoint_interval: defaults.checkpoint_interval,
+            retain_for: None,
+            retain_max_bytes: None,
         }
     }
 }

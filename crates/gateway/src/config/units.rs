@@ -64,3 +64,14 @@ pub(crate) mod duration {
         })
     }
 }
+
+/// An optional duration, as [`duration`] (the key may be absent).
+pub(crate) mod opt_duration {
+    use std::time::Duration;
+
+    use serde::Deserializer;
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        super::duration::deserialize(d).map(Some)
+    }
+}
