@@ -5,6 +5,7 @@ mod access;
 mod audit;
 mod auth;
 mod connector;
+mod env;
 mod logging;
 mod mask;
 mod output;
@@ -86,6 +87,9 @@ enum Command {
         #[command(subcommand)]
         command: policy::PolicyCommand,
     },
+    /// Print the environment that sends an unchanged Azure client through the gateway
+    /// (forward proxy, managed identity, CA): `eval "$(portcullis env --connection C)"`.
+    Env(env::EnvArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -155,6 +159,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy { command } => {
             logging::init_quiet()?;
             policy::run(command)
+        }
+        Command::Env(args) => {
+            logging::init_quiet()?;
+            env::run(args).await
         }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "portcullis", &mut std::io::stdout());

@@ -17,9 +17,7 @@ use proxy_support::{Scenario, ACCOUNT, DATA_RG, DOOMED_RG, SUB};
 use serde_json::{json, Value};
 
 fn az_path() -> PathBuf {
-    let az = portcullis_sandbox::peers::dir().join(".venv-az/bin/az");
-    assert!(az.is_file(), "{} is missing: run tests/peers/install.sh", az.display());
-    az
+    proxy_support::az_path()
 }
 
 struct AgentShell {
@@ -47,7 +45,7 @@ impl AgentShell {
             ("REQUESTS_CA_BUNDLE", ca.clone()),
             ("SSL_CERT_FILE", ca),
         ];
-        seed_version_check(&home.path().join(".azure"));
+        proxy_support::seed_version_check(&home.path().join(".azure"));
         AgentShell { env: env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(), _home: home }
     }
 
@@ -56,39 +54,6 @@ impl AgentShell {
         cmd.args(args).arg("--output").arg("json").env_clear().envs(self.env.iter().cloned());
         cmd.output().await.unwrap()
     }
-}
-
-/// On its first run in a fresh config directory `az` checks for a newer version at
-/// azcliprod.blob.core.windows.net (the gateway refuses that tunnel: no connection claims
-/// it). Recording that this version is current, as an earlier run would have, skips it.
-fn seed_version_check(config_dir: &std::path::Path) {
-    let venv = portcullis_sandbox::peers::dir().join(".venv-az/lib");
-    let init = std::fs::read_dir(&venv)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|d| d.path().join("site-packages/azure/cli/core/__init__.py"))
-        .find(|p| p.is_file())
-        .expect("azure-cli-core in the az venv");
-    let source = std::fs::read_to_string(init).unwrap();
-    let version = source
-        .lines()
-        .find_map(|l| l.strip_prefix("__version__ = "))
-        .map(|v| v.trim().trim_matches('"').trim_matches('\'').to_owned())
-        .expect("__version__ in azure/cli/core/__init__.py");
-    let current = json!({"local": version, "pypi": version});
-    let now = time::OffsetDateTime::now_utc();
-    let stamp = format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.000000",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    );
-    let doc = json!({"versions": {"core": current, "azure-cli": current}, "update_time": stamp});
-    std::fs::create_dir_all(config_dir).unwrap();
-    std::fs::write(config_dir.join("versionCheck.json"), doc.to_string()).unwrap();
 }
 
 fn text(o: &Output) -> String {

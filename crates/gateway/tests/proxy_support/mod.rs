@@ -163,3 +163,43 @@ credential = {{ kind = "entra-client-secret", tenant = "{TENANT}", client_id = "
         Ok(rows)
     }
 }
+
+/// `tests/peers/.venv-az/bin/az`; panics (the test fails) when it is not installed.
+pub fn az_path() -> std::path::PathBuf {
+    let az = portcullis_sandbox::peers::dir().join(".venv-az/bin/az");
+    assert!(az.is_file(), "{} is missing: run tests/peers/install.sh", az.display());
+    az
+}
+
+/// On its first run in a fresh config directory `az` checks for a newer version at
+/// azcliprod.blob.core.windows.net (the gateway refuses that tunnel: no connection claims
+/// it). Recording that this version is current, as an earlier run would have, skips it.
+pub fn seed_version_check(config_dir: &std::path::Path) {
+    let venv = portcullis_sandbox::peers::dir().join(".venv-az/lib");
+    let init = std::fs::read_dir(&venv)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|d| d.path().join("site-packages/azure/cli/core/__init__.py"))
+        .find(|p| p.is_file())
+        .expect("azure-cli-core in the az venv");
+    let source = std::fs::read_to_string(init).unwrap();
+    let version = source
+        .lines()
+        .find_map(|l| l.strip_prefix("__version__ = "))
+        .map(|v| v.trim().trim_matches('"').trim_matches('\'').to_owned())
+        .expect("__version__ in azure/cli/core/__init__.py");
+    let current = json!({"local": version, "pypi": version});
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.000000",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let doc = json!({"versions": {"core": current, "azure-cli": current}, "update_time": stamp});
+    std::fs::create_dir_all(config_dir).unwrap();
+    std::fs::write(config_dir.join("versionCheck.json"), doc.to_string()).unwrap();
+}
