@@ -270,12 +270,12 @@ async fn the_connector_reconnects_after_a_gateway_restart() {
     gw.shutdown().await;
 
     // Same data directory (pins, CA) and same tunnel port: the connector finds it again.
-    let gw = start_gateway(dir.path(), &upstream, &tunnel.to_string()).await;
     let restarted = std::time::Instant::now();
+    let gw = start_gateway(dir.path(), &upstream, &tunnel.to_string()).await;
     assert_eq!(gw.tunnel_ca().unwrap(), ca, "the CA the connector trusts is kept");
     wait_tunnels(&gw, 1).await;
     // Reported, not asserted (a loaded machine may be slower): the backoff caps at 1 s.
-    println!("the connector was back {:?} after the gateway restarted", restarted.elapsed());
+    println!("the connector was back {:?} after the gateway began to restart", restarted.elapsed());
     let resp = reqwest::get(format!("{}/up/after-restart", gw.data_url())).await.unwrap();
     assert_eq!(resp.status(), 200);
     gw.shutdown().await;
