@@ -136,9 +136,8 @@ async fn long_poll_wakes_on_decision() {
     );
     // A version other than the current one answers at once instead of waiting out 60 s.
     let t = Instant::now();
-    let r = h
-        .call(Some("bot"), "GET", &format!("/api/v1/access-requests/{id}?wait=60s&version=999"), None)
-        .await;
+    let r =
+        h.call(Some("bot"), "GET", &format!("/api/v1/access-requests/{id}?wait=60s&version=999"), None).await;
     assert_eq!(r.body["state"], "approved");
     assert!(t.elapsed() < Duration::from_secs(30), "a different version answers at once");
 }
