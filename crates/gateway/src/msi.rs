@@ -14,6 +14,7 @@
 
 use http::{Request, StatusCode};
 use hyper::body::Incoming;
+use portcullis_audit::{AuditEvent, EventDetail, Outcome};
 use portcullis_identity::{GrantClaims, ManagedIdentityClaims, Principal, MAX_GRANT_TOKEN_TTL_SECS};
 use serde_json::json;
 
@@ -29,8 +30,8 @@ pub(crate) const IDENTITY_HEADER: &str = "x-identity-header";
 /// `tid` when neither the principal nor its issuer names a tenant.
 const NO_TENANT: &str = "00000000-0000-0000-0000-000000000000";
 
-pub(crate) async fn token(front: &Front, req: &Request<Incoming>) -> Response {
-    match issue(front, req).await {
+pub(crate) async fn token(front: &Front, peer: std::net::SocketAddr, req: &Request<Incoming>) -> Response {
+    match issue(front, peer, req).await {
         Ok(resp) => resp,
         Err((status, code, message)) => {
             tracing::info!(code, message = %message, "managed-identity token refused");
@@ -47,7 +48,11 @@ fn bad(code: &'static str, message: impl Into<String>) -> Refused {
     (StatusCode::BAD_REQUEST, code, message.into())
 }
 
-async fn issue(front: &Front, req: &Request<Incoming>) -> Result<Response, Refused> {
+async fn issue(
+    front: &Front,
+    peer: std::net::SocketAddr,
+    req: &Request<Incoming>,
+) -> Result<Response, Refused> {
     if req.method() != http::Method::GET {
         return Err((StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use GET".into()));
     }
@@ -94,6 +99,28 @@ async fn issue(front: &Front, req: &Request<Incoming>) -> Result<Response, Refus
         (StatusCode::INTERNAL_SERVER_ERROR, "internal", "the token could not be signed".to_owned())
     })?;
     let now = unix_now();
+    // Recorded before the agent has it (fail closed, like every other credential).
+    let event = AuditEvent::now(EventDetail::Authentication {
+        outcome: Outcome::Success,
+        method: "managed_identity_token_issued".into(),
+        principal: Some(json!({
+            "principal": claims.principal,
+            "grant_id": claims.grant_id,
+            "connection": claims.connection,
+            "resource": resource,
+            "token_expires_at": claims.expires_at,
+        })),
+        reason: None,
+        remote: Some(peer.ip().to_string()),
+    });
+    front.dp.audit.append(event).await.map_err(|e| {
+        tracing::error!(code = e.reason.code(), "could not record a managed-identity token; not issued");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "audit_unavailable",
+            "the token could not be recorded, so it was not issued; retry shortly".to_owned(),
+        )
+    })?;
     tracing::info!(
         grant_id = %claims.grant_id,
         connection = %claims.connection,

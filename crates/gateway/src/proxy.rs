@@ -65,7 +65,7 @@ pub(crate) async fn handle(front: Arc<Front>, info: ConnInfo, req: Request<Incom
     if !front.is_claimed_host(&req) {
         match req.uri().path() {
             crate::msi::APP_SERVICE_PATH | crate::msi::IMDS_PATH => {
-                return crate::msi::token(&front, &req).await;
+                return crate::msi::token(&front, info.peer, &req).await;
             }
             crate::metadata::PATH => return crate::metadata::endpoints(&front, info, &req),
             _ => {}

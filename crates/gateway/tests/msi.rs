@@ -62,6 +62,14 @@ async fn app_service_and_imds_shapes_bound_to_the_grant() -> anyhow::Result<()> 
     assert!(c["oid"].is_string());
     assert_eq!(c["exp"].as_i64().unwrap(), expires_on);
     assert_eq!(c["grant"]["grant_id"], grant.as_str());
+    // Recorded in the audit log, without the token itself.
+    let store = s.gw.store();
+    let issued: Vec<String> =
+        sqlx::query_scalar("SELECT body FROM audit_events WHERE body LIKE '%managed_identity_token_issued%'")
+            .fetch_all(store.pool())
+            .await?;
+    assert_eq!(issued.len(), 1, "{issued:?}");
+    assert!(issued[0].contains(&grant) && !issued[0].contains(&access_token), "{issued:?}");
 
     // The IMDS shape: needs `Metadata: true`.
     let imds = format!("{}/metadata/identity/oauth2/token", s.gw.data_url());
