@@ -138,3 +138,44 @@ async fn requests_through_connect_run_the_whole_pipeline() -> anyhow::Result<()>
     s.gw.shutdown().await;
     Ok(())
 }
+
+/// Inside a tunnel to management.azure.com, a request for another host is refused (421)
+/// and reaches nothing: a tunnel cannot be used to reach a different connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_serves_only_its_own_host() -> anyhow::Result<()> {
+    use rustls_pki_types::pem::PemObject as _;
+    let s = Scenario::start().await?;
+    let (_grant, token) = s.grant().await?;
+    let mut tcp = tokio::net::TcpStream::connect(s.gw.data_addr()).await?;
+    let connect = format!("CONNECT {ARM_HOST}:443 HTTP/1.1\r\nHost: {ARM_HOST}:443\r\nProxy-Authorization: Bearer {token}\r\n\r\n");
+    tcp.write_all(connect.as_bytes()).await?;
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        anyhow::ensure!(tcp.read(&mut b).await? == 1, "closed before the CONNECT answer");
+        head.push(b[0]);
+    }
+    assert!(String::from_utf8_lossy(&head).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&head));
+
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_file_iter(s.gw.proxy_ca())? {
+        roots.add(cert?)?;
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from(ARM_HOST)?;
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp).await?;
+    let req = format!("GET /subscriptions/{SUB}/resourcegroups?api-version=2021-04-01 HTTP/1.1\r\nHost: graph.microsoft.com\r\nConnection: close\r\n\r\n");
+    tls.write_all(req.as_bytes()).await?;
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 421"), "{answer}");
+    assert!(answer.contains("proxy_host_mismatch"), "{answer}");
+    assert!(s.arm.received().is_empty());
+    s.gw.shutdown().await;
+    Ok(())
+}
