@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the third-party peers the interop tests run against, into folders git ignores:
 #   tests/peers/.venv          Python 3.11 venv from requirements.txt (Azure SDKs, pytest)
-#   tests/peers/node_modules   azurite and oidc-provider from package-lock.json
+#   tests/peers/node_modules   azurite, oidc-provider and @azure/mcp from package-lock.json
 #   tests/peers/.venv-az       azure-cli from requirements-az.txt (the az interop test)
 # Idempotent: each half is skipped when its stamp matches the hash of its requirement list,
 # so a re-run takes well under a second. Fails loudly (non-zero) when a registry cannot be
@@ -73,13 +73,16 @@ node_stamp="node_modules/.portcullis-stamp"
 if [[ -f "$node_stamp" && "$(cat "$node_stamp")" == "$node_stamp_want" ]]; then
     echo "node peers: up to date (node_modules, node $(node --version))"
 else
-    echo "node peers: installing azurite and oidc-provider into tests/peers/node_modules"
+    echo "node peers: installing azurite, oidc-provider and @azure/mcp into tests/peers/node_modules"
     if ! npm ci --no-audit --no-fund --ignore-scripts --loglevel=error; then
         rm -rf node_modules
         die "npm ci failed: is the npm registry reachable? (see the npm output above)"
     fi
     [[ -f node_modules/azurite/dist/src/blob/main.js ]] || die "azurite installed without its blob server"
     [[ -d node_modules/oidc-provider ]] || die "oidc-provider did not install"
+    if [[ "$(uname -s)-$(uname -m)" == "Linux-x86_64" ]]; then
+        [[ -x node_modules/@azure/mcp-linux-x64/dist/azmcp ]] || die "@azure/mcp installed without its linux-x64 server"
+    fi
     printf '%s' "$node_stamp_want" >"$node_stamp"
 fi
 

@@ -120,3 +120,76 @@ async fn az_login_identity_list_delete_after_approval_and_masked_keys() -> anyho
     s.gw.shutdown().await;
     Ok(())
 }
+
+/// Microsoft's Azure MCP server (npm `@azure/mcp`, a .NET server), unchanged, driven by an
+/// MCP client over stdio: its `group_list` tool takes its token from the gateway's
+/// managed-identity endpoint and reaches management.azure.com through the forward proxy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_mcp_server_tool_runs_through_the_gateway() -> anyhow::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let azmcp = portcullis_sandbox::peers::dir().join("node_modules/@azure/mcp-linux-x64/dist/azmcp");
+    assert!(azmcp.is_file(), "{} is missing: run tests/peers/install.sh (linux x64)", azmcp.display());
+    let s = Scenario::start().await?;
+    let (_grant, token) = s.grant().await?;
+    let home = tempfile::tempdir()?;
+    let data = s.gw.data_url();
+    let mut child = tokio::process::Command::new(azmcp)
+        .args(["server", "start", "--tool", "group_list"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("AZURE_MCP_COLLECT_TELEMETRY", "false")
+        .env("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential")
+        .env("HTTPS_PROXY", &data)
+        .env("HTTP_PROXY", &data)
+        .env("NO_PROXY", "127.0.0.1,localhost,::1")
+        .env("IDENTITY_ENDPOINT", s.identity_endpoint())
+        .env("IDENTITY_HEADER", &token)
+        .env("SSL_CERT_FILE", s.gw.proxy_ca())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let call = |id: u64, method: &str, params: Value| {
+        let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string() + "\n";
+        msg
+    };
+    async fn answer(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>, id: u64) -> Value {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                if v["id"] == id {
+                    return v;
+                }
+            }
+        }
+        panic!("the MCP server closed before answering request {id}");
+    }
+    let init = json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "portcullis-test", "version": "1"}});
+    stdin.write_all(call(1, "initialize", init).as_bytes()).await?;
+    let init = answer(&mut lines, 1).await;
+    assert!(init["result"]["serverInfo"].is_object(), "{init}");
+    stdin.write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n").await?;
+    let args = json!({"name": "group_list", "arguments": {"subscription": SUB}});
+    stdin.write_all(call(2, "tools/call", args).as_bytes()).await?;
+    let result = answer(&mut lines, 2).await;
+    let text = result.to_string();
+    assert!(text.contains(DOOMED_RG), "{result}");
+    assert!(
+        s.arm.received().iter().any(|r| r.path.ends_with("/resourcegroups")),
+        "reached fake ARM via the gateway"
+    );
+    let metrics = s.http.get(format!("{}/metrics", s.control)).send().await?.text().await?;
+    // On start the server fetches from learn.microsoft.com and mcp.ai.azure.com: the gateway
+    // refuses those tunnels (no connection claims the hosts), so they never leave. It never
+    // tries an IP address (the instance-metadata address included) or an internal name.
+    for reason in ["proxy_ip_literal_refused", "proxy_internal_host_refused", "proxy_port_refused"] {
+        assert!(!metrics.contains(reason), "{reason}: {metrics}");
+    }
+    drop(stdin);
+    let _ = child.kill().await;
+    s.gw.shutdown().await;
+    Ok(())
+}
