@@ -74,16 +74,33 @@ fn create(path: &PathBuf) -> Result<Vec<u8>, AuditError> {
 
 /// Reads the trusted public key written beside the signing key (for `audit verify`).
 pub fn read_public_key(data_dir: &Path) -> Result<String, AuditError> {
-    let path = data_dir.join(PUBLIC_KEY_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| key_err(&path, "reading", e))?;
-    let key = text.trim().to_ascii_lowercase();
-    if key.len() != 64 || hex::decode(&key).is_err() {
-        return Err(AuditError::new(
+    read_public_key_file(&data_dir.join(PUBLIC_KEY_FILE))
+}
+
+/// Reads a trusted public key file: the gateway's `audit-signing.pub` or a copy kept off
+/// the gateway host (hex, one line, as the gateway writes it). Returns the key in the form
+/// [`crate::VerifyOptions::trusted_keys`] takes: 64 lowercase hex digits, no whitespace.
+pub fn read_public_key_file(path: &Path) -> Result<String, AuditError> {
+    let text = std::fs::read_to_string(path).map_err(|e| key_err(path, "reading", e))?;
+    parse_public_key(&text).ok_or_else(|| {
+        AuditError::new(
             AuditReason::Key,
-            format!("{} is not a hex Ed25519 public key", path.display()),
-        ));
-    }
-    Ok(key)
+            format!("{} is not a hex Ed25519 public key (64 hex digits on one line)", path.display()),
+        )
+    })
+}
+
+/// The canonical form of a hex Ed25519 public key (surrounding whitespace removed,
+/// lowercase), or `None` when `text` is not one.
+fn parse_public_key(text: &str) -> Option<String> {
+    let key = text.trim().to_ascii_lowercase();
+    is_public_key(&key).then_some(key)
+}
+
+/// True when `key` is exactly a canonical hex Ed25519 public key (what
+/// [`read_public_key_file`] returns and what the writer records).
+pub(crate) fn is_public_key(key: &str) -> bool {
+    key.len() == 64 && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// True when `signature_hex` is `public_hex`'s Ed25519 signature of `message`.
@@ -114,6 +131,23 @@ mod tests {
         let sig = a.sign(b"m");
         assert!(signature_valid(a.public_hex(), b"m", &sig));
         assert!(!signature_valid(a.public_hex(), b"n", &sig));
+    }
+
+    #[test]
+    fn the_public_key_file_reads_back_as_the_signing_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = Signer::load_or_create(dir.path()).unwrap();
+        let path = dir.path().join(PUBLIC_KEY_FILE);
+        let raw = std::fs::read_to_string(&path).unwrap();
+        assert_ne!(raw, signer.public_hex(), "the file ends with a newline; a raw read is not the key");
+        assert_eq!(read_public_key_file(&path).unwrap(), signer.public_hex());
+        std::fs::write(&path, format!("  {}\r\n", signer.public_hex().to_ascii_uppercase())).unwrap();
+        assert_eq!(read_public_key_file(&path).unwrap(), signer.public_hex(), "a hand-made copy");
+        assert!(is_public_key(signer.public_hex()));
+        for bad in ["", "zz", &signer.public_hex()[..62], &format!("{}00", signer.public_hex())] {
+            std::fs::write(&path, bad).unwrap();
+            assert_eq!(read_public_key_file(&path).unwrap_err().reason, AuditReason::Key, "{bad:?}");
+        }
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub use event::{
     RequestRecord, ResponseRecord, EXCERPT_CHARS, REMOVED, SCHEMA_VERSION,
 };
 pub use export::{export, ExportFormat};
-pub use keys::{read_public_key, PUBLIC_KEY_FILE, SIGNING_KEY_FILE};
+pub use keys::{read_public_key, read_public_key_file, PUBLIC_KEY_FILE, SIGNING_KEY_FILE};
 pub use log::{AuditConfig, AuditLog, AuditStatus, EventId};
 pub use portcullis_store::PoolRef;
 pub use retention::{RetentionPolicy, RetentionReport};

@@ -9,15 +9,18 @@ use serde::Serialize;
 
 use crate::chain::{blob_hash, checkpoint_message, decode, Link, GENESIS};
 use crate::db::with_pool;
-use crate::keys::signature_valid;
-use crate::{AuditError, EventDetail};
+use crate::keys::{is_public_key, signature_valid};
+use crate::{AuditError, AuditReason, EventDetail};
 
 /// What verify trusts beyond the database itself.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
-    /// Hex Ed25519 public keys that may sign checkpoints (e.g. from
-    /// [`crate::read_public_key`]). Empty: trust the keys recorded in the database, which
-    /// detects every edit except a full rewrite by someone who also replaced the key.
+    /// Hex Ed25519 public keys that may sign checkpoints, each 64 hex digits and nothing
+    /// else: read them with [`crate::read_public_key`] or [`crate::read_public_key_file`],
+    /// not as raw file text. [`verify`] refuses a malformed one with
+    /// [`crate::AuditReason::Key`] rather than report every checkpoint as untrusted.
+    /// Empty: trust the keys recorded in the database, which detects every edit except a
+    /// full rewrite by someone who also replaced the key.
     pub trusted_keys: Vec<String>,
 }
 
@@ -229,6 +232,16 @@ pub async fn verify<'a>(
     options: &VerifyOptions,
 ) -> Result<VerifyReport, AuditError> {
     let pool: PoolRef<'a> = pool.into();
+    if let Some(bad) = options.trusted_keys.iter().find(|k| !is_public_key(&k.to_ascii_lowercase())) {
+        return Err(AuditError::new(
+            AuditReason::Key,
+            format!(
+                "the trusted key `{}` is not a hex Ed25519 public key (64 hex digits); read key files \
+                 with read_public_key_file",
+                crate::render::safe_excerpt(bad, 80)
+            ),
+        ));
+    }
     let mut keys: HashMap<String, HashSet<String>> = HashMap::new();
     let key_rows: Vec<(String, String)> =
         with_pool!(pool, |p| sqlx::query_as("SELECT stream, public_key FROM audit_keys").fetch_all(p).await)

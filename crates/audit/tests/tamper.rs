@@ -4,7 +4,9 @@ mod common;
 
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use common::{with_pool, Backend};
-use portcullis_audit::{event_hash, verify, AuditConfig, PoolRef, Problem, VerifyOptions, VerifyReport};
+use portcullis_audit::{
+    event_hash, verify, AuditConfig, AuditReason, PoolRef, Problem, VerifyOptions, VerifyReport,
+};
 
 /// A log of 20 events with a checkpoint every 5 (so seqs 5, 10, 15, 20 are signed).
 async fn recorded(backend: Backend) -> common::Env {
@@ -119,6 +121,30 @@ async fn a_checkpoint_signed_with_another_key_is_refused() {
         let trusted = portcullis_audit::read_public_key(env.dir.path()).unwrap();
         let report = verify(pool, &VerifyOptions { trusted_keys: vec![trusted] }).await.unwrap();
         assert_eq!(first(&report), (Problem::CheckpointForged, 15));
+    }
+}
+
+/// The public key file the gateway writes (hex and a newline) is what `audit verify
+/// --trusted-key FILE` trusts; raw text that is not a key is an error, never a report that
+/// every checkpoint is forged; a well-formed key of someone else's is refused.
+#[tokio::test]
+async fn the_public_key_file_is_the_trusted_key() {
+    for backend in common::backends() {
+        let env = recorded(backend).await;
+        let pool = env.store.pool();
+        let path = env.dir.path().join(portcullis_audit::PUBLIC_KEY_FILE);
+        let trusted = portcullis_audit::read_public_key_file(&path).unwrap();
+        let report = verify(pool, &VerifyOptions { trusted_keys: vec![trusted] }).await.unwrap();
+        assert!(report.ok, "{backend:?}: {:?}", report.problems);
+        assert_eq!(report.streams[0].checkpoints, 4);
+
+        let raw = std::fs::read_to_string(&path).unwrap();
+        let err = verify(pool, &VerifyOptions { trusted_keys: vec![raw] }).await.unwrap_err();
+        assert_eq!(err.reason, AuditReason::Key, "{backend:?}: {err}");
+
+        let stranger = hex::encode(Ed25519KeyPair::generate().unwrap().public_key().as_ref());
+        let report = verify(pool, &VerifyOptions { trusted_keys: vec![stranger] }).await.unwrap();
+        assert_eq!(first(&report), (Problem::CheckpointForged, 5));
     }
 }
 

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use portcullis_audit::{export, read_public_key, verify, ExportFormat, PoolRef, VerifyOptions};
+use portcullis_audit::{
+    export, read_public_key, read_public_key_file, verify, ExportFormat, PoolRef, VerifyOptions,
+};
 use portcullis_store::SqliteStore;
 
 /// Where the audit log is.
@@ -152,8 +154,9 @@ pub(crate) async fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
             } else {
                 trusted_keys
                     .iter()
-                    .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
-                    .collect::<anyhow::Result<Vec<_>>>()?
+                    .map(PathBuf::as_path)
+                    .map(read_public_key_file)
+                    .collect::<Result<Vec<_>, _>>()?
             };
             let report = verify(store.pool(), &VerifyOptions { trusted_keys: keys }).await?;
             if json {

@@ -122,7 +122,6 @@ fn exercise(location: &[&str], key_file: &str, trusted: &str) {
 }
 
 #[tokio::test]
-#[ignore = "open bug: `audit verify --trusted-key data/PUBLIC_KEY_FILE` reports the checkpoint key as untrusted for a log written through StoreHandle; see the session-2 closing note"]
 async fn audit_and_sessions_commands_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let (identity, recipient) = generate_auditor_key();
@@ -137,7 +136,6 @@ async fn audit_and_sessions_commands_on_sqlite() {
 }
 
 #[tokio::test]
-#[ignore = "open bug: `audit verify --trusted-key data/PUBLIC_KEY_FILE` reports the checkpoint key as untrusted for a log written through StoreHandle; see the session-2 closing note"]
 async fn audit_and_sessions_commands_on_postgres() {
     let Ok(base) = std::env::var("PORTCULLIS_TEST_DATABASE_URL") else {
         println!("SKIPPED: PORTCULLIS_TEST_DATABASE_URL is not set, PostgreSQL CLI test not run");
