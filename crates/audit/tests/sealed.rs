@@ -61,9 +61,15 @@ async fn without_a_recipient_unmasked_bodies_are_never_stored() {
 
 #[tokio::test]
 async fn a_bad_recipient_is_refused_at_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = portcullis_store::SqliteStore::open(dir.path()).await.unwrap();
-    let config = AuditConfig { auditor_recipient: Some("age1notakey".into()), ..AuditConfig::default() };
-    let err = portcullis_audit::AuditLog::open(&store, config).await.unwrap_err();
-    assert_eq!(err.reason, AuditReason::Key);
+    for backend in common::backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = match backend {
+            common::Backend::Sqlite => None,
+            common::Backend::Postgres => Some(common::Schema::create().await),
+        };
+        let store = common::open_store(backend, dir.path(), schema.as_ref()).await;
+        let config = AuditConfig { auditor_recipient: Some("age1notakey".into()), ..AuditConfig::default() };
+        let err = portcullis_audit::AuditLog::open(&store, config).await.unwrap_err();
+        assert_eq!(err.reason, AuditReason::Key, "{backend:?}");
+    }
 }

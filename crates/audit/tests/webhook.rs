@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use common::Backend;
 use portcullis_audit::{signature_valid, AuditConfig, WebhookConfig, SIGNATURE_HEADER};
 use serde_json::Value;
 
@@ -52,9 +53,15 @@ async fn receiver(mode: Mode) -> (String, Arc<Mutex<Vec<(String, bool)>>>) {
 
 #[tokio::test]
 async fn committed_events_are_posted_signed_in_order() {
+    for backend in common::backends() {
+        posted_in_order(backend).await;
+    }
+}
+
+async fn posted_in_order(backend: Backend) {
     let (url, got) = receiver(Mode::Accept).await;
     let config = AuditConfig { webhook: Some(WebhookConfig::new(url, SECRET)), ..AuditConfig::default() };
-    let env = common::open(config).await;
+    let env = common::open_on(backend, config).await;
     common::fill(&env.log, "g1", 25).await;
     let received = got.clone();
     common::poll_until("25 events delivered", Duration::from_secs(30), move || {
@@ -66,7 +73,7 @@ async fn committed_events_are_posted_signed_in_order() {
     let lines: Vec<Value> =
         posts.iter().flat_map(|(b, _)| b.lines().map(|l| serde_json::from_str(l).unwrap())).collect();
     let seqs: Vec<i64> = lines.iter().map(|l| l["seq"].as_i64().unwrap()).collect();
-    assert_eq!(seqs, (1..=25).collect::<Vec<_>>());
+    assert_eq!(seqs, (1..=25).collect::<Vec<_>>(), "{backend:?}");
     assert_eq!(lines[0]["stream"], env.log.stream());
     assert_eq!(lines[3]["event"]["type"], "request");
     assert_eq!(lines[3]["event"]["request_id"], "g1-req-3");
@@ -76,26 +83,38 @@ async fn committed_events_are_posted_signed_in_order() {
 
 #[tokio::test]
 async fn a_hanging_receiver_never_blocks_appends_and_drops_are_counted() {
+    for backend in common::backends() {
+        hanging_receiver(backend).await;
+    }
+}
+
+async fn hanging_receiver(backend: Backend) {
     let (url, _got) = receiver(Mode::Hang).await;
     let mut hook = WebhookConfig::new(url, SECRET);
     hook.queue_capacity = 2;
     hook.max_batch = 1;
     hook.timeout = Duration::from_secs(60);
-    let env = common::open(AuditConfig { webhook: Some(hook), ..AuditConfig::default() }).await;
+    let env = common::open_on(backend, AuditConfig { webhook: Some(hook), ..AuditConfig::default() }).await;
     // Every append commits although the receiver holds the first POST forever.
     common::fill(&env.log, "g1", 10).await;
     let stats = env.log.status().webhook.unwrap();
     // At most one event is in flight and two queued: the other seven are dropped.
-    assert!(stats.dropped >= 7, "{stats:?}");
+    assert!(stats.dropped >= 7, "{backend:?}: {stats:?}");
     assert_eq!(stats.sent, 0);
 }
 
 #[tokio::test]
 async fn a_refusing_receiver_is_retried_then_counted_as_dropped() {
+    for backend in common::backends() {
+        refusing_receiver(backend).await;
+    }
+}
+
+async fn refusing_receiver(backend: Backend) {
     let (url, got) = receiver(Mode::Fail).await;
     let mut hook = WebhookConfig::new(url, SECRET);
     hook.attempts = 2;
-    let env = common::open(AuditConfig { webhook: Some(hook), ..AuditConfig::default() }).await;
+    let env = common::open_on(backend, AuditConfig { webhook: Some(hook), ..AuditConfig::default() }).await;
     env.log.append(common::auth("agent-7", true)).await.unwrap();
     let log = env.log.clone();
     common::poll_until("the batch dropped", Duration::from_secs(30), move || {
@@ -103,6 +122,6 @@ async fn a_refusing_receiver_is_retried_then_counted_as_dropped() {
     })
     .await;
     let stats = env.log.status().webhook.unwrap();
-    assert_eq!((stats.sent, stats.failed_posts), (0, 2));
+    assert_eq!((stats.sent, stats.failed_posts), (0, 2), "{backend:?}");
     assert_eq!(got.lock().unwrap().len(), 2, "the same batch, posted twice");
 }
