@@ -154,8 +154,7 @@ async fn azure_mcp_server_tool_runs_through_the_gateway() -> anyhow::Result<()> 
     let mut stdin = child.stdin.take().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let call = |id: u64, method: &str, params: Value| {
-        let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string() + "\n";
-        msg
+        json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string() + "\n"
     };
     async fn answer(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>, id: u64) -> Value {
         while let Ok(Some(line)) = lines.next_line().await {
