@@ -28,6 +28,12 @@ pub(crate) type Handler = Arc<
         + Sync,
 >;
 
+/// The connection-limit permit of the connection a request came on.
+#[derive(Clone)]
+pub(crate) struct ConnectionPermit {
+    _held: Arc<tokio::sync::OwnedSemaphorePermit>,
+}
+
 /// A bound socket, ready to serve.
 pub(crate) struct Bound {
     pub(crate) name: &'static str,
@@ -95,8 +101,11 @@ pub(crate) async fn serve(
         let tls = bound.tls.clone();
         let handshake_timeout = limits.header_timeout;
         tasks.spawn(async move {
-            let _permit = permit;
-            let service = hyper::service::service_fn(move |req| {
+            // Every request carries the connection's permit: a `CONNECT` tunnel (proxy.rs)
+            // keeps it, so tunnels count against `limits.max_connections` for their life.
+            let permit = ConnectionPermit { _held: Arc::new(permit) };
+            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(permit.clone());
                 let fut = handler(info, req);
                 async move { Ok::<_, std::convert::Infallible>(fut.await) }
             });

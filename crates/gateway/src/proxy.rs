@@ -234,7 +234,11 @@ async fn connect(front: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> R
         }
     };
     tracing::debug!(%host, peer = %info.peer, "CONNECT accepted; intercepting");
-    tokio::spawn(intercept(front, info, req, host, token, TlsAcceptor::from(tls)));
+    let permit = req.extensions().get::<crate::listener::ConnectionPermit>().cloned();
+    tokio::spawn(async move {
+        let _permit = permit;
+        intercept(front, info, req, host, token, TlsAcceptor::from(tls)).await;
+    });
     Response::new(full(Bytes::new()))
 }
 
