@@ -112,3 +112,91 @@ credential = {{ kind = "entra-client-secret", tenant = "{TENANT}", client_id = "
     gw.shutdown().await;
     Ok(())
 }
+
+/// The Python SDK reads a deployment whose outputs hold a storage connection string, and
+/// a storage account's keys: both come back masked; the real keys never reach the agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_gets_deployment_outputs_and_storage_keys_masked() -> anyhow::Result<()> {
+    use portcullis_sandbox::StorageAccount;
+    let idp = FakeEntra::builder().tenant(TENANT).agent(Agent::new("connector")).start().await?;
+    let account = StorageAccount::new("data-rg", "contosodata");
+    let keys = account.keys.clone();
+    let arm = FakeArm::builder(&idp)
+        .subscription(SUB, "Interop")
+        .resource_group("data-rg", "westeurope")
+        .storage_account(account)
+        .start()
+        .await?;
+    let app = idp.agent("connector").unwrap();
+    let dir = tempfile::tempdir()?;
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, app.secret.clone().unwrap())?;
+    std::fs::write(dir.path().join("access.cedar"), portcullis_access::EXAMPLE_POLICIES)?;
+    let toml = format!(
+        r#"
+data_dir = "data"
+[listeners.data]
+addr = "127.0.0.1:0"
+[listeners.control]
+addr = "127.0.0.1:0"
+[[identity.issuers]]
+issuer = "{issuer}"
+audiences = ["{AUDIENCE}"]
+discovery_url = "{discovery}"
+entra = {{ tenants = ["{TENANT}"] }}
+[access]
+policy_files = ["access.cedar"]
+[access.connections.azure]
+levels = ["read", "operate"]
+max_duration = "1h"
+[[connections]]
+name = "azure"
+kind = "azure-arm"
+upstream = "{arm}"
+connector = "embedded"
+credential = {{ kind = "entra-client-secret", tenant = "{TENANT}", client_id = "{client_id}", secret_file = {secret:?}, scope = "https://management.azure.com/.default", authority = "{authority}" }}
+"#,
+        issuer = idp.issuer_v2(),
+        discovery = idp.discovery_url_v2(),
+        arm = arm.url(),
+        client_id = app.client_id,
+        secret = secret.display().to_string(),
+        authority = idp.url(),
+    );
+    let config = Config::from_toml(&toml, &dir.path().join("p.toml"), std::iter::empty())?;
+    let gw = portcullis_gateway::start(config).await?;
+    let control = format!("http://{}", gw.control_addr());
+    let http = reqwest::Client::new();
+    let agent = token(&idp, "reader-agent", &["agents"], false);
+    let post = |token: &str, path: &str, body: Value| {
+        http.post(format!("{control}/api/v1{path}")).bearer_auth(token.to_owned()).json(&body).send()
+    };
+    let req: Value = post(
+        &agent,
+        "/access-requests",
+        json!({"connection": "azure", "level": "read", "duration": "15m", "reason": "inventory"}),
+    )
+    .await?
+    .json()
+    .await?;
+    assert_eq!(req["state"], "approved", "the example policy approves read: {req}");
+    let grant = req["grant_id"].as_str().unwrap();
+    let token: Value = post(&agent, &format!("/grants/{grant}/token"), json!({})).await?.json().await?;
+
+    let run = run_pytest(
+        "test_masked.py",
+        &[
+            ("PORTCULLIS_ARM_URL", format!("{}/azure", gw.data_url())),
+            ("PORTCULLIS_SUBSCRIPTION", SUB.to_owned()),
+            ("PORTCULLIS_GRANT_TOKEN", token["token"].as_str().unwrap().to_owned()),
+            ("PORTCULLIS_RG", "data-rg".to_owned()),
+            ("PORTCULLIS_ACCOUNT", "contosodata".to_owned()),
+            ("PORTCULLIS_REAL_KEYS", keys.join(",")),
+        ],
+    )
+    .await?;
+    assert!(run.passed, "{}", run.report());
+    assert!(run.report().contains("2 passed"), "both cases ran: {}", run.report());
+    gw.shutdown().await;
+    Ok(())
+}
