@@ -1,8 +1,9 @@
 //! `GET /metadata/endpoints?api-version=…` on the data listener: the cloud metadata
 //! document `az cloud register --endpoint-resource-manager https://GATEWAY/CONNECTION/`
 //! reads, for setups that prefer the gateway as a reverse proxy over interception.
-//! `resourceManager` is the gateway's own URL for the first `azure-arm` connection;
-//! `api-version` 2022-09-01 and later answer a list of clouds, older ones one cloud.
+//! `resourceManager` is the gateway's own URL for the first `azure-arm` connection. Every
+//! `api-version` gets the one-cloud object: az (2.91, asking for 2022-09-01) reads it as
+//! an object and fails on a list.
 
 use http::header::HOST;
 use http::{Request, StatusCode};
@@ -15,6 +16,16 @@ use crate::proxy::{json_response, refusal, Front};
 
 /// The path `az cloud register` fetches.
 pub(crate) const PATH: &str = "/metadata/endpoints";
+/// The same as `az cloud register` spells it (it joins the endpoint and the path with `/`).
+pub(crate) const AZ_PATH: &str = "//metadata/endpoints";
+
+/// `/{connection}/metadata/endpoints` for the ARM connection: what `az cloud register
+/// --endpoint-resource-manager https://GATEWAY/CONNECTION` fetches. The gateway answers it
+/// itself (describing the gateway, not the upstream).
+pub(crate) fn is_connection_metadata(path: &str, arm_connection: Option<&str>) -> bool {
+    let Some(c) = arm_connection else { return false };
+    path.strip_prefix('/').and_then(|p| p.strip_prefix(c)).is_some_and(|rest| rest == PATH || rest == AZ_PATH)
+}
 
 pub(crate) fn endpoints(front: &Front, info: ConnInfo, req: &Request<Incoming>) -> http::Response<ProxyBody> {
     let Some(connection) = &front.arm_connection else {
@@ -32,16 +43,7 @@ pub(crate) fn endpoints(front: &Front, info: ConnInfo, req: &Request<Incoming>) 
         .map(str::to_owned)
         .unwrap_or_else(|| info.local.to_string());
     let arm = format!("{}://{host}/{connection}/", info.scheme);
-    let version = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-        .find(|(k, _)| k == "api-version")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| "2019-05-01".to_owned());
-    let doc = cloud(&arm);
-    if version.as_str() >= "2022-09-01" {
-        json_response(StatusCode::OK, &json!([doc]))
-    } else {
-        json_response(StatusCode::OK, &doc)
-    }
+    json_response(StatusCode::OK, &cloud(&arm))
 }
 
 fn cloud(arm: &str) -> Value {

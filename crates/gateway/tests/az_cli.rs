@@ -192,3 +192,50 @@ async fn azure_mcp_server_tool_runs_through_the_gateway() -> anyhow::Result<()> 
     s.gw.shutdown().await;
     Ok(())
 }
+
+/// The reverse-proxy alternative to interception: `az cloud register` reads the gateway's
+/// `/metadata/endpoints` (served on an HTTPS data listener), and `az` then calls the
+/// gateway's URL for the ARM connection directly — no proxy variables at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn az_cloud_register_uses_the_gateway_as_resource_manager() -> anyhow::Result<()> {
+    let s = Scenario::start_with_data_tls(true).await?;
+    let (_grant, token) = s.grant().await?;
+    let shell = AgentShell::new(&s, &token);
+    let data = s.gw.data_url();
+    let data_ca = s.dir.path().join("data-ca.pem").display().to_string();
+    let mut env: Vec<(String, String)> = shell
+        .env
+        .iter()
+        .filter(|(k, _)| k != "HTTPS_PROXY" && k != "HTTP_PROXY")
+        .map(|(k, v)| match k.as_str() {
+            "REQUESTS_CA_BUNDLE" | "SSL_CERT_FILE" => (k.clone(), data_ca.clone()),
+            "IDENTITY_ENDPOINT" => (k.clone(), format!("{data}/msi/token")),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
+    // No proxy in this setup: anything not on loopback would hit a closed port.
+    env.push(("HTTPS_PROXY".into(), "http://127.0.0.1:9".into()));
+    env.push(("HTTP_PROXY".into(), "http://127.0.0.1:9".into()));
+    let shell = AgentShell { env, _home: shell._home };
+    let register = shell
+        .az(&[
+            "cloud",
+            "register",
+            "--name",
+            "Portcullis",
+            "--endpoint-resource-manager",
+            &format!("{data}/azure"),
+        ])
+        .await;
+    assert!(register.status.success(), "{}", text(&register));
+    let set = shell.az(&["cloud", "set", "--name", "Portcullis"]).await;
+    assert!(set.status.success(), "{}", text(&set));
+    let login = shell.az(&["login", "--identity"]).await;
+    assert!(login.status.success(), "{}", text(&login));
+    let groups = shell.az(&["group", "list"]).await;
+    assert!(groups.status.success(), "{}", text(&groups));
+    let groups: Value = serde_json::from_slice(&groups.stdout)?;
+    assert!(groups.as_array().unwrap().iter().any(|g| g["name"] == DOOMED_RG), "{groups}");
+    s.gw.shutdown().await;
+    Ok(())
+}

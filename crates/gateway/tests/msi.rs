@@ -161,14 +161,20 @@ async fn refusals_without_identity() -> anyhow::Result<()> {
 async fn cloud_metadata_names_the_gateway_as_resource_manager() -> anyhow::Result<()> {
     let s = Scenario::start().await?;
     let url = format!("{}/metadata/endpoints", s.gw.data_url());
-    let list: Value =
+    let cloud: Value =
         s.http.get(with_query(&url, &[("api-version", "2022-09-01")])).send().await?.json().await?;
-    let cloud = &list[0];
     assert_eq!(cloud["resourceManager"], format!("{}/azure/", s.gw.data_url()));
     assert!(cloud["suffixes"]["storage"].is_string(), "az cloud register needs `suffixes`");
     let one: Value =
         s.http.get(with_query(&url, &[("api-version", "2019-05-01")])).send().await?.json().await?;
     assert_eq!(one["resourceManager"], cloud["resourceManager"]);
+    // Also under the ARM connection's prefix (what `az cloud register` fetches), answered
+    // by the gateway itself, not passed to the upstream.
+    let prefixed = format!("{}/azure/metadata/endpoints", s.gw.data_url());
+    let doc: Value =
+        s.http.get(with_query(&prefixed, &[("api-version", "2022-09-01")])).send().await?.json().await?;
+    assert_eq!(doc["resourceManager"], cloud["resourceManager"]);
+    assert!(s.arm.received().is_empty());
     s.gw.shutdown().await;
     Ok(())
 }

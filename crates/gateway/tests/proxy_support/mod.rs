@@ -41,6 +41,12 @@ pub fn oidc_token(idp: &FakeEntra, subject: &str, groups: &[&str], human: bool) 
 
 impl Scenario {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with_data_tls(false).await
+    }
+
+    /// With `tls`, the data listener serves HTTPS with a certificate for 127.0.0.1 signed
+    /// by a test CA written to `dir/data-ca.pem`.
+    pub async fn start_with_data_tls(tls: bool) -> anyhow::Result<Self> {
         let idp = FakeEntra::builder().tenant(TENANT).agent(Agent::new("connector")).start().await?;
         let arm = FakeArm::builder(&idp)
             .subscription(SUB, "Interop")
@@ -55,11 +61,13 @@ impl Scenario {
         let secret = dir.path().join("secret");
         std::fs::write(&secret, app.secret.clone().unwrap())?;
         std::fs::write(dir.path().join("access.cedar"), portcullis_access::EXAMPLE_POLICIES)?;
+        let data_tls = if tls { data_listener_tls(dir.path())? } else { String::new() };
         let toml = format!(
             r#"
 data_dir = "data"
 [listeners.data]
 addr = "127.0.0.1:0"
+{data_tls}
 [listeners.control]
 addr = "127.0.0.1:0"
 [[identity.issuers]]
@@ -202,4 +210,24 @@ pub fn seed_version_check(config_dir: &std::path::Path) {
     let doc = json!({"versions": {"core": current, "azure-cli": current}, "update_time": stamp});
     std::fs::create_dir_all(config_dir).unwrap();
     std::fs::write(config_dir.join("versionCheck.json"), doc.to_string()).unwrap();
+}
+
+/// A test CA and a certificate for 127.0.0.1 (files in `dir`); the TOML line for them.
+fn data_listener_tls(dir: &std::path::Path) -> anyhow::Result<String> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let ca_key = KeyPair::generate()?;
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.distinguished_name.push(DnType::CommonName, "data listener test CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate()?;
+    let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?;
+    leaf.distinguished_name.push(DnType::CommonName, "127.0.0.1");
+    let cert = leaf.signed_by(&key, &issuer)?;
+    std::fs::write(dir.join("data-ca.pem"), ca_cert.pem())?;
+    std::fs::write(dir.join("data.pem"), cert.pem())?;
+    std::fs::write(dir.join("data.key"), key.serialize_pem())?;
+    Ok(format!("tls = {{ cert = {:?}, key = {:?} }}", dir.join("data.pem"), dir.join("data.key")))
 }
