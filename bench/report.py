@@ -16,7 +16,14 @@ NOTES = {
     "portcullis-passthrough": "grant token, rules = [], mask = \"off\", durable recording",
     "portcullis-full": "OIDC token + active grant, azure-arm, azure-default rules, mask = \"azure\", "
     "durable recording, embedded connector injecting a static bearer credential",
+    "portcullis-full-remote-connector": "as portcullis-full, but the connection names a remote connector: a "
+    "separate `portcullis connector` process, attached over the TLS tunnel on loopback, injects the static "
+    "bearer credential; CPU and memory are the gateway's plus the connector's",
 }
+# Issue 7's targets for the tunnel, against the embedded connector in the same run.
+REMOTE_ADDED_P50_TARGET_US = 100
+REMOTE_THROUGHPUT_TARGET = 0.90
+
 def machine():
     cpu = ""
     with open("/proc/cpuinfo") as f:
@@ -45,17 +52,22 @@ def machine():
 
 
 def row(out, name):
-    rounds = []
+    rounds, non_2xx = [], 0
     for fn in sorted(os.listdir(out)):
         if fn.startswith(name + ".wrk."):
-            m = re.search(r"Requests/sec:\s+([\d.]+)", open(os.path.join(out, fn)).read())
+            text = open(os.path.join(out, fn)).read()
+            m = re.search(r"Requests/sec:\s+([\d.]+)", text)
             if m:
                 rounds.append(float(m.group(1)))
+            bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+            non_2xx += int(bad.group(1)) if bad else 0
     if not rounds:
         return None
     rate = json.load(open(os.path.join(out, name + ".rate.json")))
     proc = json.load(open(os.path.join(out, name + ".proc.json")))
     cpu_s = proc["cpu_ticks"] / proc["hz"]
+    low_path = os.path.join(out, name + ".lowrate.json")
+    low = json.load(open(low_path)) if os.path.exists(low_path) else None
     idle_path = os.path.join(out, name + ".idle.json")
     idle = json.load(open(idle_path)) if os.path.exists(idle_path) else None
     scaling = []
@@ -83,9 +95,49 @@ def row(out, name):
         "max_ms": rate["max_ms"],
         "fixed_rate_ok": rate["ok"],
         "fixed_rate_errors": rate["errors"],
+        "low_rate": {k: low[k] for k in ["sent", "ok", "errors", "p50_ms", "p99_ms", "p999_ms", "max_ms"]}
+        if low else None,
         "cpu_s_per_10k": round(cpu_s / proc["requests"] * 10000, 3) if proc["requests"] else None,
         "peak_rss_mib": round(proc["peak_kib"] / 1024, 1),
+        "processes": proc.get("processes", 1),
+        "non_2xx": non_2xx,
+        "non_2xx_sample": sample_non_2xx(out, name),
+        "load_average_1m": [proc.get("load_start"), proc.get("load_end")],
         "note": NOTES.get(name, ""),
+    }
+
+
+def sample_non_2xx(out, name):
+    status = os.path.join(out, name + ".non2xx.status")
+    if not os.path.exists(status):
+        return None
+    body = open(os.path.join(out, name + ".non2xx.body"), errors="replace").read()[:300]
+    return {"status": open(status).read().strip(), "body": body}
+
+
+def remote_vs_full(rows, rate, low_rate):
+    """Issue 7: what the tunnel and the separate connector process add to the full pipeline.
+    Latency is compared at the low rate when there is one (below both rows' capacity)."""
+    full, remote = rows.get("portcullis-full"), rows.get("portcullis-full-remote-connector")
+    if not full or not remote:
+        return None
+    at_low = bool(full.get("low_rate") and remote.get("low_rate"))
+    lat_full = full["low_rate"] if at_low else full
+    lat_remote = remote["low_rate"] if at_low else remote
+    added_us = round((lat_remote["p50_ms"] - lat_full["p50_ms"]) * 1000, 1)
+    ratio = round(remote["rps"] / full["rps"], 3)
+    return {
+        "latency_rate": int(low_rate) if at_low else int(rate),
+        "added_p50_us": added_us,
+        "added_p99_us": round((lat_remote["p99_ms"] - lat_full["p99_ms"]) * 1000, 1),
+        "added_p50_us_at_rate": round((remote["p50_ms"] - full["p50_ms"]) * 1000, 1),
+        "throughput_ratio": ratio,
+        "added_p50_target_us": REMOTE_ADDED_P50_TARGET_US,
+        "throughput_ratio_target": REMOTE_THROUGHPUT_TARGET,
+        "added_p50_met": added_us < REMOTE_ADDED_P50_TARGET_US,
+        "throughput_met": ratio >= REMOTE_THROUGHPUT_TARGET,
+        "idle_kib_per_connection": remote["idle_kib_per_connection"],
+        "idle_kib_per_connection_embedded": full["idle_kib_per_connection"],
     }
 
 
@@ -97,7 +149,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("out")
     p.add_argument("results")
-    for a in ["connections", "rounds", "seconds", "rate", "load-cpus", "server-cpus"]:
+    for a in ["connections", "rounds", "seconds", "rate", "low-rate", "load-cpus", "server-cpus"]:
         p.add_argument("--" + a)
     a = p.parse_args()
     rows = {n: row(a.out, n) for n in ROWS}
@@ -125,14 +177,16 @@ def main():
         "method": {
             "throughput": f"wrk -t1 -c{a.connections}, {a.rounds} rounds of {a.seconds} s after a 2 s "
             "warm-up; rps is the median round",
-            "latency": f"bench/upstream fixed-rate: {a.rate} req/s over 16 keep-alive connections, "
-            "latency from each request's scheduled send time (no coordinated omission)",
+            "latency": f"bench/upstream fixed-rate: {a.rate} req/s (and low_rate: {a.low_rate} req/s) for "
+            f"{a.seconds} s over 16 keep-alive connections, latency from each request's scheduled send time "
+            "(no coordinated omission)",
             "cpu": "user+system seconds of the proxy process(es) over the throughput rounds, per 10k requests",
             "memory": "VmHWM (peak RSS) of the proxy process(es) at the end of the row",
             "pinning": "unpinned (fewer than 4 CPUs)" if a.load_cpus == "none" else
             f"load generators on CPU {a.load_cpus}, upstream and proxy on CPUs {a.server_cpus}",
         },
         "rows": result_rows,
+        "remote_connector_vs_full": remote_vs_full(rows, a.rate, a.low_rate),
     }
     with open(a.results, "w") as f:
         json.dump(doc, f, indent=2)
@@ -143,10 +197,34 @@ def main():
         if r.get("pending"):
             print(f"| {r['name']} | pending: {r['reason']} | | | | | | | |")
             continue
-        print(f"| {r['name']} | {r['rps']:.0f} | {fmt(r['p50_ms'], 3)} | {fmt(r['p99_ms'], 3)} | "
+        flags = (f" ⚠ {r['non_2xx']} non-2xx" if r["non_2xx"] else "") + (
+            f" ⚠ {r['fixed_rate_errors']} errors at the fixed rate" if r["fixed_rate_errors"] else "")
+        print(f"| {r['name']}{flags} | {r['rps']:.0f} | {fmt(r['p50_ms'], 3)} | {fmt(r['p99_ms'], 3)} | "
               f"{fmt(r['p999_ms'], 3)} | {fmt(r['cpu_s_per_10k'], 3)} | {fmt(r['peak_rss_mib'], 1)} | "
               f"{fmt(r['ratio_to_nginx'])} | {fmt(r['ratio_to_direct'])} |")
+    cmp = doc["remote_connector_vs_full"]
+    if cmp:
+        print()
+        print("| remote connector vs portcullis-full (same run) | measured | target | met |")
+        print("|---|---|---|---|")
+        print(f"| added p50 at {cmp['latency_rate']} req/s | {cmp['added_p50_us']:.0f} µs | < {cmp['added_p50_target_us']} µs | "
+              f"{'yes' if cmp['added_p50_met'] else 'no'} |")
+        print(f"| throughput (req/s ratio) | {cmp['throughput_ratio'] * 100:.1f} % | "
+              f">= {cmp['throughput_ratio_target'] * 100:.0f} % | {'yes' if cmp['throughput_met'] else 'no'} |")
+        print(f"| added p99 at {cmp['latency_rate']} req/s | {cmp['added_p99_us']:.0f} µs | — | — |")
     measured = [r for r in result_rows if not r.get("pending")]
+    if any(r.get("low_rate") for r in measured):
+        print()
+        print(f"| row | at {a.low_rate} req/s: p50 ms | p99 ms | p99.9 ms | added p50 ms over direct | errors |")
+        print("|---|---|---|---|---|---|")
+        direct_low = rows["direct"]["low_rate"] if rows.get("direct") and rows["direct"].get("low_rate") else None
+        for r in measured:
+            lo = r.get("low_rate")
+            if not lo:
+                continue
+            added = lo["p50_ms"] - direct_low["p50_ms"] if direct_low else None
+            print(f"| {r['name']} | {lo['p50_ms']:.3f} | {lo['p99_ms']:.3f} | {lo['p999_ms']:.3f} | "
+                  f"{fmt(added, 3)} | {lo['errors']} |")
     counts = sorted({p["connections"] for r in measured for p in r["scaling"]})
     if counts:
         print()

@@ -1,4 +1,3 @@
-// DRAFT, not yet compiled: belongs at crates/sandbox/examples/bench_idp.rs (bench/README.md).
 //! A fake Entra ID for `bench/run`: starts on a loopback port, prints one JSON line with
 //! the issuer, the discovery URL and two tokens (an agent in group `agents`, an approver
 //! in group `ops`), then serves until it is killed.
@@ -10,7 +9,13 @@ use portcullis_sandbox::{FakeEntra, TokenSpec, TokenVersion};
 /// Tokens live two hours: longer than any benchmark run.
 const LIFETIME_SECS: i64 = 7200;
 
-fn token(idp: &FakeEntra, tenant: &str, audience: &str, subject: &str, human: bool) -> anyhow::Result<String> {
+fn token(
+    idp: &FakeEntra,
+    tenant: &str,
+    audience: &str,
+    subject: &str,
+    human: bool,
+) -> anyhow::Result<String> {
     let mut spec = TokenSpec::new(tenant, audience, subject);
     spec.version = TokenVersion::V2;
     spec.expires_at = spec.issued_at + LIFETIME_SECS;
