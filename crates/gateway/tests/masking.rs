@@ -41,8 +41,20 @@ async fn storage_keys_are_masked_in_every_encoding() {
         assert!(body["keys"][0]["value"].as_str().unwrap().starts_with("[REDACTED"), "{text}");
     }
 
-    // The audit log counts what was masked and holds no key.
+    // The audit log counts what was masked and holds no key. Response events are
+    // committed as each body ends, just after the agent has it: wait (bounded) for both.
     let pool = h.gateway.store().pool().clone();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let responses: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'response'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if responses >= 2 || tokio::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let rows: Vec<String> =
         sqlx::query_scalar("SELECT body FROM audit_events").fetch_all(&pool).await.unwrap();
     assert!(rows.iter().all(|r| !r.contains(ACCOUNT_KEY)), "a key reached the audit log");
