@@ -129,6 +129,11 @@ pub async fn run<W: Write>(options: DemoOptions, reporter: &mut Reporter<W>) -> 
         lines.push("Run `portcullis demo --keep` to leave everything running and try it yourself.".into());
         reporter.outro(&lines);
     }
+    // The connector first, so it does not try to redial a gateway that is going away.
+    if let Some((connector, _site)) = world.connector.take() {
+        connector.abort();
+        let _ = connector.await;
+    }
     if let Some(gw) = world.gateway.take() {
         gw.shutdown().await;
     }
