@@ -27,6 +27,16 @@ fn store_failed(e: &portcullis_audit::AuditError) -> Response {
     error(StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable", "the audit log cannot be read right now")
 }
 
+/// A session read: 200 with it, 404 when nothing was recorded under the grant, 503 when
+/// the store cannot be read.
+fn found<T: serde::Serialize>(read: Result<Option<T>, portcullis_audit::AuditError>) -> Response {
+    match read {
+        Ok(Some(v)) => Json(v).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "not_found", "nothing was recorded under this grant id"),
+        Err(e) => store_failed(&e),
+    }
+}
+
 fn admin_only(state: &ControlState, caller: &Principal) -> Option<Response> {
     (!state.access.is_admin(caller)).then(|| {
         error(
@@ -90,11 +100,7 @@ async fn show(
     if let Some(refused) = admin_only(&state, &caller) {
         return refused;
     }
-    match portcullis_audit::show_session(state.audit_store.pool(), &grant_id).await {
-        Ok(Some(t)) => Json(t).into_response(),
-        Ok(None) => error(StatusCode::NOT_FOUND, "not_found", "nothing was recorded under this grant id"),
-        Err(e) => store_failed(&e),
-    }
+    found(portcullis_audit::show_session(state.audit_store.pool(), &grant_id).await)
 }
 
 /// `GET /api/v1/sessions/{grant_id}/replay`: the calls in order with their timing.
@@ -106,11 +112,7 @@ async fn replay(
     if let Some(refused) = admin_only(&state, &caller) {
         return refused;
     }
-    match portcullis_audit::replay(state.audit_store.pool(), &grant_id).await {
-        Ok(Some(r)) => Json(r).into_response(),
-        Ok(None) => error(StatusCode::NOT_FOUND, "not_found", "nothing was recorded under this grant id"),
-        Err(e) => store_failed(&e),
-    }
+    found(portcullis_audit::replay(state.audit_store.pool(), &grant_id).await)
 }
 
 /// `GET /api/v1/audit/verify`: the chain and every checkpoint, checked against this
