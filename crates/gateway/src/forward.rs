@@ -22,7 +22,7 @@ use portcullis_tunnel::TunnelError;
 use crate::body::{find_body_limit, BodyLimit, ProxyBody};
 use crate::error::GatewayError;
 use crate::headers::upstream_request_headers;
-use crate::route::Routed;
+use crate::route::{Routed, Via};
 
 // One client builder for the direct path and the connector.
 pub(crate) use portcullis_connector::build_client;
@@ -54,45 +54,10 @@ pub(crate) async fn forward(
     upstream_request_headers(&mut out.headers, out.peer, out.scheme, Some(&out.agent_host));
     // Only the gateway may tell the connector when the grant ends.
     out.headers.remove(GRANT_EXPIRES_HEADER);
-    if let Some(at) = out.grant_expires.filter(|_| conn.connector.is_some() || conn.remote.is_some()) {
-        out.headers.insert(GRANT_EXPIRES_HEADER, HeaderValue::from(at));
-    }
-    if let Some(pool) = &conn.remote {
-        let mut req = Request::new(out.body);
-        *req.method_mut() = out.method;
-        *req.uri_mut() = out
-            .target
-            .parse()
-            .map_err(|e| GatewayError::Upstream(format!("building upstream target: {e}")))?;
-        *req.headers_mut() = out.headers;
-        let resp = match tokio::time::timeout(timeout, pool.send(&conn.name, req)).await {
-            Err(_) => return Err(GatewayError::UpstreamTimeout),
-            Ok(Err(e @ (TunnelError::NoConnector { .. } | TunnelError::ConnectorLost(_)))) => {
-                return Err(GatewayError::ConnectorUnavailable(e.to_string()))
-            }
-            Ok(Err(e)) => return Err(GatewayError::Upstream(format!("tunnel: {e}"))),
-            Ok(Ok(resp)) => resp,
-        };
-        return match resp.headers().get(CONNECTOR_ERROR_HEADER) {
-            None => Ok(resp),
-            Some(code) => Err(connector_refusal(code.to_str().unwrap_or("").to_owned(), resp).await),
-        };
-    }
-    if let Some(connector) = &conn.connector {
-        let mut req = Request::new(out.body);
-        *req.method_mut() = out.method;
-        *req.uri_mut() = out
-            .target
-            .parse()
-            .map_err(|e| GatewayError::Upstream(format!("building upstream target: {e}")))?;
-        *req.headers_mut() = out.headers;
-        return match tokio::time::timeout(timeout, connector.send(&conn.name, req)).await {
-            Err(_) => Err(GatewayError::UpstreamTimeout),
-            Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(ConnectorError::Upstream(e))) => Err(upstream_error(&e)),
-            Ok(Err(ConnectorError::GrantExpired)) => Err(GatewayError::AccessRequired(None)),
-            Ok(Err(e)) => Err(GatewayError::Upstream(format!("connector: {e}"))),
-        };
+    match &conn.via {
+        Via::Embedded(c) => return send_embedded(c, &conn.name, connector_request(out)?, timeout).await,
+        Via::Remote(pool) => return send_remote(pool, &conn.name, connector_request(out)?, timeout).await,
+        Via::Direct => {}
     }
     let uri = format!("{}{}", conn.upstream_base, out.target);
     let mut req = Request::new(out.body);
@@ -108,6 +73,55 @@ pub(crate) async fn forward(
         Err(_) => Err(GatewayError::UpstreamTimeout),
         Ok(Ok(resp)) => Ok(resp),
         Ok(Err(e)) => Err(upstream_error(&e)),
+    }
+}
+
+/// The request a connector takes: origin-form target (a connector reaches only its own
+/// upstream) and the grant's expiry, which it enforces.
+fn connector_request(mut out: Outbound) -> Result<Request<ProxyBody>, GatewayError> {
+    if let Some(at) = out.grant_expires {
+        out.headers.insert(GRANT_EXPIRES_HEADER, HeaderValue::from(at));
+    }
+    let mut req = Request::new(out.body);
+    *req.method_mut() = out.method;
+    *req.uri_mut() =
+        out.target.parse().map_err(|e| GatewayError::Upstream(format!("building upstream target: {e}")))?;
+    *req.headers_mut() = out.headers;
+    Ok(req)
+}
+
+async fn send_embedded(
+    connector: &portcullis_connector::Connector,
+    connection: &str,
+    req: Request<ProxyBody>,
+    timeout: Duration,
+) -> Result<Response<Incoming>, GatewayError> {
+    match tokio::time::timeout(timeout, connector.send(connection, req)).await {
+        Err(_) => Err(GatewayError::UpstreamTimeout),
+        Ok(Ok(resp)) => Ok(resp),
+        Ok(Err(ConnectorError::Upstream(e))) => Err(upstream_error(&e)),
+        Ok(Err(ConnectorError::GrantExpired)) => Err(GatewayError::AccessRequired(None)),
+        Ok(Err(e)) => Err(GatewayError::Upstream(format!("connector: {e}"))),
+    }
+}
+
+async fn send_remote(
+    pool: &portcullis_tunnel::ConnectorPool,
+    connection: &str,
+    req: Request<ProxyBody>,
+    timeout: Duration,
+) -> Result<Response<Incoming>, GatewayError> {
+    let resp = match tokio::time::timeout(timeout, pool.send(connection, req)).await {
+        Err(_) => return Err(GatewayError::UpstreamTimeout),
+        Ok(Err(e @ (TunnelError::NoConnector { .. } | TunnelError::ConnectorLost(_)))) => {
+            return Err(GatewayError::ConnectorUnavailable(e.to_string()))
+        }
+        Ok(Err(e)) => return Err(GatewayError::Upstream(format!("tunnel: {e}"))),
+        Ok(Ok(resp)) => resp,
+    };
+    match resp.headers().get(CONNECTOR_ERROR_HEADER) {
+        None => Ok(resp),
+        Some(code) => Err(connector_refusal(code.to_str().unwrap_or("").to_owned(), resp).await),
     }
 }
 

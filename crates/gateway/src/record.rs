@@ -70,11 +70,15 @@ pub(crate) async fn record_request(audit: &AuditLog, facts: RequestFacts<'_>) ->
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Capture(Arc<Mutex<Vec<u8>>>);
 
+/// Appends to `buf` as much of `data` as fits under `limit` bytes in all.
+fn keep_prefix(buf: &mut Vec<u8>, data: &[u8], limit: usize) {
+    let room = limit.saturating_sub(buf.len());
+    buf.extend_from_slice(&data[..data.len().min(room)]);
+}
+
 impl Capture {
     fn keep(&self, data: &[u8], limit: usize) {
-        let mut buf = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let room = limit.saturating_sub(buf.len());
-        buf.extend_from_slice(&data[..data.len().min(room)]);
+        keep_prefix(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()), data, limit);
     }
 
     fn take(&self) -> Vec<u8> {
@@ -210,8 +214,7 @@ impl Body for RecordedBody {
                 if let Some(d) = frame.data_ref() {
                     this.bytes += d.len() as u64;
                     let limit = this.pending.as_ref().map_or(0, |p| p.body_limit);
-                    let room = limit.saturating_sub(this.kept.len());
-                    this.kept.extend_from_slice(&d[..d.len().min(room)]);
+                    keep_prefix(&mut this.kept, d, limit);
                 }
             }
             Poll::Ready(None) | Poll::Ready(Some(Err(_))) => this.finish(),

@@ -23,12 +23,18 @@ pub(crate) struct Connection {
     /// Guardrail rules; `None`: guardrails off for this connection.
     pub(crate) rules: Option<portcullis_policy::RuleSet>,
     pub(crate) guard_kind: crate::guardrails::Kind,
-    /// The embedded connector that injects this connection's credential (step 8);
-    /// `None`: forwarded directly, with no credential.
-    pub(crate) connector: Option<Arc<portcullis_connector::Connector>>,
-    /// The remote connectors attached through the tunnel, when `connector` names one:
-    /// requests go to whichever attached connector serves this connection.
-    pub(crate) remote: Option<portcullis_tunnel::ConnectorPool>,
+    /// Who forwards (step 8).
+    pub(crate) via: Via,
+}
+
+/// How step 8 reaches a connection's upstream.
+pub(crate) enum Via {
+    /// Directly, with no credential.
+    Direct,
+    /// Through the connector in this process, which injects the connection's credential.
+    Embedded(Arc<portcullis_connector::Connector>),
+    /// Through the tunnel, to whichever attached remote connector serves the connection.
+    Remote(portcullis_tunnel::ConnectorPool),
 }
 
 impl Connection {
@@ -46,20 +52,13 @@ impl Connection {
             client,
             rules,
             guard_kind: crate::guardrails::kind_of(config),
-            connector: None,
-            remote: None,
+            via: Via::Direct,
         }
     }
 
-    /// Forwards through `connector` (which serves this connection) instead of directly.
-    pub(crate) fn with_connector(mut self, connector: Arc<portcullis_connector::Connector>) -> Self {
-        self.connector = Some(connector);
-        self
-    }
-
-    /// Forwards through the remote connectors in `pool` instead of directly.
-    pub(crate) fn with_remote(mut self, pool: portcullis_tunnel::ConnectorPool) -> Self {
-        self.remote = Some(pool);
+    /// Forwards `via` a connector instead of directly.
+    pub(crate) fn via(mut self, via: Via) -> Self {
+        self.via = via;
         self
     }
 }

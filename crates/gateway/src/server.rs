@@ -19,7 +19,7 @@ use crate::forward::build_client;
 use crate::listener::{self, Bound, Handler};
 use crate::metrics::Metrics;
 use crate::pipeline::DataPlane;
-use crate::route::{Connection, Routes};
+use crate::route::{Connection, Routes, Via};
 use crate::tls;
 
 /// Why the gateway could not start. Each variant names what to fix.
@@ -365,13 +365,12 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
             connection: c.name.clone(),
             detail: format!("rules: {detail}"),
         })?;
-        let connection = Connection::new(c, client, rules);
-        let remote = c.connector.as_deref().is_some_and(|n| n != crate::config::EMBEDDED_CONNECTOR);
-        let connection = match (&connector, &pool) {
-            (_, Some(pool)) if remote => connection.with_remote(pool.clone()),
-            (Some(connector), _) if connector.serves(&c.name) => connection.with_connector(connector.clone()),
-            _ => connection,
+        let via = match (&connector, &pool) {
+            (_, Some(pool)) if c.remote_connector().is_some() => Via::Remote(pool.clone()),
+            (Some(connector), _) if connector.serves(&c.name) => Via::Embedded(connector.clone()),
+            _ => Via::Direct,
         };
+        let connection = Connection::new(c, client, rules).via(via);
         routes.insert(connection, &c.hosts);
     }
     let data = bind("data", &config.listeners.data).await?;

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, ListenerConfig, EMBEDDED_CONNECTOR};
+use crate::config::{Config, ListenerConfig};
 use crate::server::StartError;
 
 /// The CA certificate connectors trust when the gateway makes its own tunnel certificate.
@@ -85,7 +85,7 @@ pub(crate) async fn start(
 fn allowed_connections(config: &Config) -> BTreeMap<String, Vec<String>> {
     let mut allowed: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for c in &config.connections {
-        if let Some(name) = c.connector.as_deref().filter(|n| *n != EMBEDDED_CONNECTOR) {
+        if let Some(name) = c.remote_connector() {
             allowed.entry(name.to_owned()).or_default().push(c.name.clone());
         }
     }

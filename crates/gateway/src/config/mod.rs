@@ -293,6 +293,14 @@ pub struct ConnectionConfig {
 /// The connector name that means "in this process".
 pub const EMBEDDED_CONNECTOR: &str = "embedded";
 
+impl ConnectionConfig {
+    /// The remote connector that serves this connection, when `connector` names one
+    /// (anything but `"embedded"`).
+    pub fn remote_connector(&self) -> Option<&str> {
+        self.connector.as_deref().filter(|n| *n != EMBEDDED_CONNECTOR)
+    }
+}
+
 fn yes() -> bool {
     true
 }

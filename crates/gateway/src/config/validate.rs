@@ -112,7 +112,7 @@ impl Config {
             if u.query().is_some() || u.fragment().is_some() {
                 bad(key("upstream"), "must not have a query or fragment".into());
             }
-            if let Some(name) = c.connector.as_deref().filter(|n| *n != super::EMBEDDED_CONNECTOR) {
+            if let Some(name) = c.remote_connector() {
                 if !valid_connector_name(name) {
                     bad(
                         key("connector"),
