@@ -310,7 +310,7 @@ pub enum EventDetail {
         outcome: Outcome,
         /// SHA-256 of what was loaded.
         digest: Option<String>,
-        /// Why it was refused.
+        /// Who asked and what was loaded, or why it was refused.
         detail: Option<String>,
     },
     /// Retention removed old events. Written by the writer itself (see

@@ -1,6 +1,6 @@
 //! The real `portcullis serve` binary: a 1 GiB response streams through with bounded
-//! memory, SIGTERM drains in-flight requests, and a bad config fails at start with file,
-//! key and reason.
+//! memory, SIGTERM drains in-flight requests, SIGHUP reloads the guardrail rules, and a
+//! bad config fails at start with file, key and reason.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -52,7 +52,24 @@ async fn upstream() -> SocketAddr {
 struct Gateway {
     child: Child,
     data: SocketAddr,
-    _dir: tempfile::TempDir,
+    /// The `message` of every later log line.
+    log: std::sync::mpsc::Receiver<String>,
+    dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    /// Waits for a log line whose message is `message`.
+    fn wait_for_log(&self, message: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.log.recv_timeout(left) {
+                Ok(m) if m == message => return,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("the gateway never logged {message:?}");
+    }
 }
 
 impl Drop for Gateway {
@@ -64,13 +81,22 @@ impl Drop for Gateway {
 
 /// Starts the binary on port 0 and reads the bound address from its JSON start log.
 fn start_gateway(upstream: SocketAddr) -> Gateway {
+    start_gateway_with(upstream, "", &[])
+}
+
+/// As [`start_gateway`], with `connection_extra` appended to the `up` connection and
+/// `files` written next to the config first.
+fn start_gateway_with(upstream: SocketAddr, connection_extra: &str, files: &[(&str, &str)]) -> Gateway {
     let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
     let config = dir.path().join("portcullis.toml");
     std::fs::write(
         &config,
         format!(
             "data_dir = \"data\"\n[listeners.data]\naddr = \"127.0.0.1:0\"\n[listeners.control]\naddr = \"127.0.0.1:0\"\n\
-             [[connections]]\nname = \"up\"\nupstream = \"http://{upstream}\"\n"
+             [[connections]]\nname = \"up\"\nupstream = \"http://{upstream}\"\n{connection_extra}"
         ),
     )
     .unwrap();
@@ -83,17 +109,20 @@ fn start_gateway(upstream: SocketAddr) -> Gateway {
         .unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let (log_tx, log) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
                 if v["message"] == "gateway started" {
                     let _ = tx.send(v["data"].as_str().unwrap_or_default().to_owned());
+                } else if let Some(m) = v["message"].as_str() {
+                    let _ = log_tx.send(m.to_owned());
                 }
             }
         }
     });
     let data = rx.recv_timeout(Duration::from_secs(60)).expect("the gateway logged its start");
-    Gateway { child, data: data.parse().unwrap(), _dir: dir }
+    Gateway { child, data: data.parse().unwrap(), log, dir }
 }
 
 fn peak_rss_kib(pid: u32) -> u64 {
@@ -146,6 +175,35 @@ async fn sigterm_drains_in_flight_requests() {
     assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("slow"), "{answer}");
     let status = gw.child.wait().unwrap();
     assert!(status.success(), "exit after drain: {status:?}");
+}
+
+/// Sends `GET /up/slow` and returns the status line and body.
+async fn get_slow(data: SocketAddr) -> String {
+    let mut s = tokio::net::TcpStream::connect(data).await.unwrap();
+    s.write_all(b"GET /up/slow HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_guardrail_rules_and_keeps_them_when_broken() {
+    let allow = "[defaults]\nread = \"allow\"\nwrite = \"review\"\n";
+    let gw = start_gateway_with(upstream().await, "rules = [\"rules.toml\"]\n", &[("rules.toml", allow)]);
+    assert!(get_slow(gw.data).await.starts_with("HTTP/1.1 200"));
+
+    let deny = format!("{allow}\n[[rule]]\nid = \"slow.never\"\ndecision = \"deny\"\nmethods = [\"GET\"]\npaths = [\"/slow\"]\n");
+    std::fs::write(gw.dir.path().join("rules.toml"), deny).unwrap();
+    let hup = || Command::new("kill").args(["-HUP", &gw.child.id().to_string()]).status().unwrap();
+    assert!(hup().success());
+    gw.wait_for_log("SIGHUP: guardrail rules reloaded");
+    let refused = get_slow(gw.data).await;
+    assert!(refused.starts_with("HTTP/1.1 403") && refused.contains("slow.never"), "{refused}");
+
+    std::fs::write(gw.dir.path().join("rules.toml"), "[[rule]]\nid = \"half").unwrap();
+    assert!(hup().success());
+    gw.wait_for_log("SIGHUP: guardrail rules not reloaded");
+    assert!(get_slow(gw.data).await.starts_with("HTTP/1.1 403"), "the rules in force stay");
 }
 
 #[test]

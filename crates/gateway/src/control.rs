@@ -36,6 +36,8 @@ pub(crate) struct ControlState {
     pub(crate) audit_store: portcullis_store::StoreHandle,
     /// What `portcullis env` asks for (`/api/v1/agent-environment`).
     pub(crate) agent_env: Arc<crate::agent_env::AgentEnvironment>,
+    /// Every connection's guardrail rules (`/api/v1/rules`).
+    pub(crate) rules: Arc<crate::guardrails::GuardrailRules>,
 }
 
 async fn healthz() -> impl IntoResponse {
@@ -166,6 +168,39 @@ async fn revoke_connector(
     }
 }
 
+/// `GET /api/v1/rules`: each connection's guardrail rule sources, rule count and digest
+/// in force. Admins only.
+async fn rules(State(state): State<Arc<ControlState>>, Extension(caller): Extension<Principal>) -> Response {
+    if !state.access.is_admin(&caller) {
+        return not_allowed("read the guardrail rules");
+    }
+    Json(json!({ "items": state.rules.status() })).into_response()
+}
+
+/// `POST /api/v1/rules/reload`: reads and compiles every connection's rule sources again
+/// and puts them in force, all or none (422 `rules_invalid` keeps the rules in force).
+/// Admins only; audited either way.
+async fn reload_rules(
+    State(state): State<Arc<ControlState>>,
+    Extension(caller): Extension<Principal>,
+) -> Response {
+    if !state.access.is_admin(&caller) {
+        return not_allowed("reload the guardrail rules");
+    }
+    match state.rules.reload(&caller.subject).await {
+        Ok(items) => Json(json!({ "reloaded": true, "items": items })).into_response(),
+        Err(crate::guardrails::RulesReloadError::Invalid(detail)) => {
+            let body = json!({ "error": { "code": "rules_invalid", "message": detail } });
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+        }
+        Err(crate::guardrails::RulesReloadError::Audit(e)) => {
+            tracing::error!(code = e.reason.code(), "could not record a rules reload; not reloaded");
+            let body = json!({ "error": { "code": "audit_unavailable", "message": "the reload could not be recorded, so it was not done; retry shortly" } });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
+}
+
 async fn not_found() -> impl IntoResponse {
     (
         StatusCode::NOT_FOUND,
@@ -180,6 +215,8 @@ pub(crate) fn handler(state: Arc<ControlState>) -> Handler {
         .route("/api/v1/connectors", get(connectors))
         .route("/api/v1/agent-environment", get(crate::agent_env::handler))
         .route("/api/v1/connectors/{name}/revoke", axum::routing::post(revoke_connector))
+        .route("/api/v1/rules", get(rules))
+        .route("/api/v1/rules/reload", axum::routing::post(reload_rules))
         .with_state(state.clone())
         .merge(portcullis_access::router(state.access.clone()))
         .merge(crate::sessions_api::router(state.clone()))

@@ -48,7 +48,7 @@ pub(crate) async fn guard(
     body: ProxyBody,
     who: Subject<'_>,
 ) -> Result<Guarded, GatewayError> {
-    let Some(rules) = &routed.connection.rules else {
+    let Some(rules) = routed.connection.rules.current() else {
         return Ok(Guarded { body, review_id: None, mask_profile: None, inspected: None });
     };
     let bytes = read_body(body, dp.limits.max_inspected_body.0).await?;
@@ -56,7 +56,7 @@ pub(crate) async fn guard(
     let groups: &[String] = who.principal.map(|p| p.groups.as_slice()).unwrap_or(&[]);
     let level = who.grant.map(ActiveGrant::level).unwrap_or("");
     let d = crate::guardrails::decide(
-        rules,
+        &rules.set,
         &routed.connection.guard_kind,
         method,
         &routed.target,

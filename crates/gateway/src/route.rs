@@ -20,8 +20,8 @@ pub(crate) struct Connection {
     pub(crate) upstream_authority: String,
     pub(crate) rewrite: Option<UrlRewrite>,
     pub(crate) client: UpstreamClient,
-    /// Guardrail rules; `None`: guardrails off for this connection.
-    pub(crate) rules: Option<portcullis_policy::RuleSet>,
+    /// Guardrail rules in force (reloadable); none: guardrails off for this connection.
+    pub(crate) rules: crate::guardrails::RulesSlot,
     pub(crate) guard_kind: crate::guardrails::Kind,
     /// Who forwards (step 8).
     pub(crate) via: Via,
@@ -41,7 +41,7 @@ impl Connection {
     pub(crate) fn new(
         config: &ConnectionConfig,
         client: UpstreamClient,
-        rules: Option<portcullis_policy::RuleSet>,
+        rules: Option<crate::guardrails::LoadedRules>,
     ) -> Self {
         let u = &config.upstream;
         Connection {
@@ -50,7 +50,7 @@ impl Connection {
             upstream_authority: authority(u),
             rewrite: config.rewrite_urls.then(|| UrlRewrite::new(u)),
             client,
-            rules,
+            rules: crate::guardrails::RulesSlot::new(rules),
             guard_kind: crate::guardrails::kind_of(config),
             via: Via::Direct,
         }
@@ -97,12 +97,13 @@ pub(crate) struct Routes {
 }
 
 impl Routes {
-    pub(crate) fn insert(&mut self, connection: Connection, hosts: &[String]) {
+    pub(crate) fn insert(&mut self, connection: Connection, hosts: &[String]) -> Arc<Connection> {
         let connection = Arc::new(connection);
         for h in hosts {
             self.by_host.insert(h.clone(), connection.clone());
         }
-        self.by_name.insert(connection.name.clone(), connection);
+        self.by_name.insert(connection.name.clone(), connection.clone());
+        connection
     }
 
     /// Routes a canonical target. `host` is the authority the agent addressed.

@@ -16,6 +16,7 @@ use crate::auth_events::AuthEvents;
 use crate::config::{Config, ListenerConfig};
 use crate::control::{self, ControlState};
 use crate::forward::build_client;
+use crate::guardrails::{ConnectionRules, GuardrailRules, RulesReloadError};
 use crate::listener::{self, Bound, Handler};
 use crate::metrics::Metrics;
 use crate::pipeline::DataPlane;
@@ -104,6 +105,14 @@ pub struct RunningGateway {
 }
 
 impl RunningGateway {
+    /// Reads and compiles every connection's guardrail rules again and puts them in force,
+    /// all or none, as an audited `config_reload` event (`SIGHUP` to `portcullis serve`,
+    /// `POST /api/v1/rules/reload`). On an error the rules in force stay.
+    /// `by` says who asked, for the audit event.
+    pub async fn reload_rules(&self, by: &str) -> Result<Vec<ConnectionRules>, RulesReloadError> {
+        self.control.rules.reload(by).await
+    }
+
     /// The data listener's bound address (agents).
     pub fn data_addr(&self) -> SocketAddr {
         self.data_addr
@@ -164,31 +173,38 @@ impl RunningGateway {
     }
 
     /// Runs until the process receives SIGTERM or Ctrl-C, then shuts down gracefully.
+    /// SIGHUP reloads the guardrail rules ([`RunningGateway::reload_rules`]) and keeps
+    /// serving; a reload that fails leaves the rules in force and is logged.
     pub async fn run_until_signal(self) {
-        wait_for_signal().await;
+        wait_for_signal(&self).await;
         tracing::info!("shutdown signal received; draining");
         self.shutdown().await;
     }
 }
 
-async fn wait_for_signal() {
+async fn wait_for_signal(gateway: &RunningGateway) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+        let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup()))
+        else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = term.recv() => return,
+                _ = tokio::signal::ctrl_c() => return,
+                _ = hup.recv() => match gateway.reload_rules("signal SIGHUP").await {
+                    Ok(items) => tracing::info!(connections = items.len(), "SIGHUP: guardrail rules reloaded"),
+                    Err(e) => tracing::error!(error = %e, "SIGHUP: guardrail rules not reloaded"),
+                },
             }
         }
     }
     #[cfg(not(unix))]
     {
+        let _ = gateway;
         let _ = tokio::signal::ctrl_c().await;
     }
 }
@@ -358,10 +374,12 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
 
     let connector = embedded_connector(&config)?;
     let mut routes = Routes::default();
+    let mut guarded = Vec::with_capacity(config.connections.len());
     for c in &config.connections {
         let client = build_client(c.upstream_ca.as_deref())
             .map_err(|detail| StartError::Upstream { connection: c.name.clone(), detail })?;
-        let rules = crate::guardrails::load(c).map_err(|detail| StartError::Upstream {
+        let sources = crate::guardrails::rule_sources(c);
+        let rules = crate::guardrails::load(&sources).map_err(|detail| StartError::Upstream {
             connection: c.name.clone(),
             detail: format!("rules: {detail}"),
         })?;
@@ -371,8 +389,13 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
             _ => Via::Direct,
         };
         let connection = Connection::new(c, client, rules).via(via);
-        routes.insert(connection, &c.hosts);
+        guarded.push((routes.insert(connection, &c.hosts), sources));
     }
+    let rules = Arc::new(GuardrailRules::new(guarded, audit.clone()));
+    rules
+        .record_start()
+        .await
+        .map_err(|e| StartError::Audit { detail: format!("recording the guardrail rules: {e}") })?;
     let data = bind("data", &config.listeners.data).await?;
     let control = bind("control", &config.listeners.control).await?;
     let (data_addr, control_addr) = (data.addr, control.addr);
@@ -422,6 +445,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         tunnel: tunnel.as_ref().map(|t| t.server.clone()),
         audit_store,
         agent_env,
+        rules,
     });
     let data_handler: Handler =
         Arc::new(move |info, req| Box::pin(crate::proxy::handle(front.clone(), info, req)));

@@ -47,6 +47,7 @@ entra = {{ tenants = ["{TENANT}"] }}
 [access]
 policy_files = ["access.cedar"]
 public_url = "http://control.test"
+admin_groups = ["security"]
 [access.connections.arm]
 levels = ["read", "operate"]
 max_duration = "1h"
@@ -280,4 +281,40 @@ async fn audit_kinds(w: &World) -> Vec<String> {
         .fetch_all(&pool)
         .await
         .unwrap_or_default()
+}
+
+/// `/api/v1/rules` and its reload are for admins; a reload that names a bad file changes
+/// nothing and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_are_shown_and_reloaded_by_admins_only() {
+    let w = world().await;
+    let admin = w.token("sec-officer", &["security"], true);
+    let get = |token: String| {
+        let req = w.http.get(w.api("/rules")).bearer_auth(token);
+        async move {
+            let resp = req.send().await.unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = get(w.agent.clone()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("not_allowed")), "{body}");
+    let (status, _) = w.post(&w.alice, "/rules/reload", json!({})).await;
+    assert_eq!(status, 403, "approvers are not admins");
+
+    let (status, body) = get(admin.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let arm = &body["items"][0];
+    assert_eq!(
+        (arm["connection"].as_str(), arm["sources"][0].as_str()),
+        (Some("arm"), Some("azure-default"))
+    );
+    assert!(arm["rules"].as_u64().unwrap() > 10, "{arm}");
+    let digest = arm["digest"].as_str().unwrap().to_owned();
+    assert_eq!(digest.len(), 64);
+
+    let (status, body) = w.post(&admin, "/rules/reload", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["items"][0]["digest"].as_str(), Some(digest.as_str()), "same sources, same digest");
+    let kinds = audit_kinds(&w).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "config_reload").count(), 2, "start and the reload: {kinds:?}");
 }

@@ -298,3 +298,13 @@ pub async fn raw(addr: SocketAddr, request: &[u8]) -> String {
 pub fn status_of(raw: &str) -> u16 {
     raw.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
+
+/// The audit events of one kind (`"config_reload"`, …), oldest first, as stored JSON.
+pub async fn audit_events(store: &portcullis_store::SqliteStore, kind: &str) -> Vec<serde_json::Value> {
+    let rows: Vec<String> = sqlx::query_scalar("SELECT body FROM audit_events WHERE kind = ? ORDER BY seq")
+        .bind(kind)
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    rows.iter().map(|r| serde_json::from_str(r).unwrap()).collect()
+}
