@@ -140,13 +140,18 @@ async fn get_one(
     let r = match q.wait.as_deref() {
         None => visible(&s, &p, s.get(&id).await?)?,
         Some(w) => {
-            let wait: Duration = humantime::parse_duration(w)
-                .map_err(|e| AccessError::new(AccessReason::InvalidRequest, format!("wait {w:?}: {e}")))?;
+            let wait = parse_wait(w)?;
             visible(&s, &p, s.get(&id).await?)?;
             s.wait(&id, wait, q.version).await?
         }
     };
     Ok(Json(r).into_response())
+}
+
+/// A `?wait=` value (`30s`, `2m`); the service bounds it by `access.max_wait`.
+pub(crate) fn parse_wait(w: &str) -> Result<Duration, AccessError> {
+    humantime::parse_duration(w)
+        .map_err(|e| AccessError::new(AccessReason::InvalidRequest, format!("wait {w:?}: {e}")))
 }
 
 async fn approve(

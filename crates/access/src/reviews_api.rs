@@ -1,8 +1,6 @@
 //! The control API of reviews: `GET /api/v1/reviews`, `GET /api/v1/reviews/{id}[?wait=…]`,
 //! `POST /api/v1/reviews/{id}/approve|deny`, and the data path's 403 body.
 
-use std::time::Duration;
-
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -103,11 +101,7 @@ async fn get_one(
     }
     let review = match q.wait.as_deref() {
         None => review,
-        Some(w) => {
-            let wait: Duration = humantime::parse_duration(w)
-                .map_err(|e| AccessError::new(AccessReason::InvalidRequest, format!("wait {w:?}: {e}")))?;
-            s.wait_review(&id, wait).await?
-        }
+        Some(w) => s.wait_review(&id, crate::api::parse_wait(w)?).await?,
     };
     Ok(Json(review).into_response())
 }
