@@ -2,24 +2,14 @@
 //! Entra ID: the agent requests and waits, a person lists and approves, the agent gets a
 //! grant token, the person revokes.
 
-use portcullis_sandbox::{FakeEntra, TokenSpec, TokenVersion};
+use portcullis_sandbox::{FakeEntra, TokenSpec};
 use serde_json::Value;
 
 const TENANT: &str = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
 const AUDIENCE: &str = "api://portcullis-cli-test";
 
 fn token(idp: &FakeEntra, subject: &str, group: &str, human: bool) -> String {
-    let mut spec = TokenSpec::new(TENANT, AUDIENCE, subject);
-    spec.version = TokenVersion::V2;
-    spec.object_id = Some(format!("oid-{subject}"));
-    spec.groups = vec![group.into()];
-    spec.idtyp = Some(if human { "user" } else { "app" }.into());
-    if human {
-        spec.name = Some(subject.into());
-    } else {
-        spec.app_id = Some(format!("app-{subject}"));
-    }
-    idp.mint(&spec).unwrap()
+    idp.mint(&TokenSpec::person_or_app(TENANT, AUDIENCE, subject, &[group], human)).unwrap()
 }
 
 async fn cli(url: &str, token: &str, args: &[&str]) -> (bool, Value) {

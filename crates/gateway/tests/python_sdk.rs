@@ -5,7 +5,7 @@
 
 use portcullis_gateway::Config;
 use portcullis_sandbox::peers::run_pytest;
-use portcullis_sandbox::{Agent, FakeArm, FakeEntra, TokenSpec, TokenVersion};
+use portcullis_sandbox::{Agent, FakeArm, FakeEntra, TokenSpec};
 use serde_json::{json, Value};
 
 const TENANT: &str = "7b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e";
@@ -13,15 +13,7 @@ const AUDIENCE: &str = "api://portcullis-test";
 const SUB: &str = "9b2a3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d";
 
 fn token(idp: &FakeEntra, subject: &str, groups: &[&str], human: bool) -> String {
-    let mut spec = TokenSpec::new(TENANT, AUDIENCE, subject);
-    spec.version = TokenVersion::V2;
-    spec.object_id = Some(format!("oid-{subject}"));
-    spec.groups = groups.iter().map(|g| g.to_string()).collect();
-    spec.idtyp = Some(if human { "user" } else { "app" }.into());
-    if !human {
-        spec.app_id = Some(format!("app-{subject}"));
-    }
-    idp.mint(&spec).unwrap()
+    idp.mint(&TokenSpec::person_or_app(TENANT, AUDIENCE, subject, groups, human)).unwrap()
 }
 
 /// A gateway whose `azure` connection reaches `arm` through the embedded connector, which

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::Upstream;
 use portcullis_gateway::{Config, RunningGateway};
-use portcullis_sandbox::{FakeEntra, TokenSpec, TokenVersion};
+use portcullis_sandbox::{FakeEntra, TokenSpec};
 use serde_json::{json, Value};
 
 const TENANT: &str = "7b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e";
@@ -89,18 +89,7 @@ upstream = "{up}"
 
 impl World {
     fn token(&self, subject: &str, groups: &[&str], human: bool) -> String {
-        let mut spec = TokenSpec::new(TENANT, AUDIENCE, subject);
-        spec.version = TokenVersion::V2;
-        spec.object_id = Some(format!("oid-{subject}"));
-        spec.groups = groups.iter().map(|g| g.to_string()).collect();
-        if human {
-            spec.idtyp = Some("user".into());
-            spec.name = Some(subject.to_owned());
-        } else {
-            spec.idtyp = Some("app".into());
-            spec.app_id = Some(format!("app-{subject}"));
-        }
-        self.idp.mint(&spec).unwrap()
+        self.idp.mint(&TokenSpec::person_or_app(TENANT, AUDIENCE, subject, groups, human)).unwrap()
     }
 
     fn api(&self, path: &str) -> String {

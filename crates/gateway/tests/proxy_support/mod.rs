@@ -5,7 +5,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use portcullis_gateway::{Config, RunningGateway};
-use portcullis_sandbox::{Agent, FakeArm, FakeEntra, StorageAccount, TokenSpec, TokenVersion};
+use portcullis_sandbox::{Agent, FakeArm, FakeEntra, StorageAccount, TokenSpec};
 use serde_json::{json, Value};
 
 pub const TENANT: &str = "7b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e";
@@ -28,15 +28,7 @@ pub struct Scenario {
 }
 
 pub fn oidc_token(idp: &FakeEntra, subject: &str, groups: &[&str], human: bool) -> String {
-    let mut spec = TokenSpec::new(TENANT, AUDIENCE, subject);
-    spec.version = TokenVersion::V2;
-    spec.object_id = Some(format!("oid-{subject}"));
-    spec.groups = groups.iter().map(|g| g.to_string()).collect();
-    spec.idtyp = Some(if human { "user" } else { "app" }.into());
-    if !human {
-        spec.app_id = Some(format!("app-{subject}"));
-    }
-    idp.mint(&spec).unwrap()
+    idp.mint(&TokenSpec::person_or_app(TENANT, AUDIENCE, subject, groups, human)).unwrap()
 }
 
 impl Scenario {

@@ -110,6 +110,42 @@ impl TokenSpec {
         }
     }
 
+    /// A person's v2 token, as Entra issues one to a user signed in to an app:
+    /// `idtyp = user`, `oid = oid-{subject}`, `name = subject`,
+    /// `preferred_username = {subject}@contoso.example`, and `groups`.
+    pub fn person(tenant: &str, audience: &str, subject: &str, groups: &[&str]) -> Self {
+        let mut spec = Self::principal(tenant, audience, subject, groups);
+        spec.idtyp = Some("user".into());
+        spec.name = Some(subject.to_owned());
+        spec.preferred_username = Some(format!("{subject}@contoso.example"));
+        spec
+    }
+
+    /// An application's (an AI agent's) v2 token: `idtyp = app`, `oid = oid-{subject}`,
+    /// `azp = app-{subject}`, and `groups`.
+    pub fn application(tenant: &str, audience: &str, subject: &str, groups: &[&str]) -> Self {
+        let mut spec = Self::principal(tenant, audience, subject, groups);
+        spec.idtyp = Some("app".into());
+        spec.app_id = Some(format!("app-{subject}"));
+        spec
+    }
+
+    /// [`TokenSpec::person`] when `human`, else [`TokenSpec::application`].
+    pub fn person_or_app(tenant: &str, audience: &str, subject: &str, groups: &[&str], human: bool) -> Self {
+        if human {
+            Self::person(tenant, audience, subject, groups)
+        } else {
+            Self::application(tenant, audience, subject, groups)
+        }
+    }
+
+    fn principal(tenant: &str, audience: &str, subject: &str, groups: &[&str]) -> Self {
+        let mut spec = Self::new(tenant, audience, subject);
+        spec.object_id = Some(format!("oid-{subject}"));
+        spec.groups = groups.iter().map(|g| (*g).to_owned()).collect();
+        spec
+    }
+
     /// Makes the token expired `seconds` ago (issued an hour before that).
     pub fn expired(mut self, seconds: i64) -> Self {
         let now = now_unix();
