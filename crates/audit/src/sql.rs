@@ -10,36 +10,91 @@ use crate::{AuditError, AuditReason};
 /// PostgreSQL's 65,535).
 const ROWS_PER_STATEMENT: usize = 256;
 
+/// Parameters per event row.
+const EVENT_COLUMNS: usize = 13;
+
 /// Blob rows per statement (5 parameters each).
 const BLOBS_PER_STATEMENT: usize = 128;
-
-const INSERT_EVENTS: &str = "INSERT INTO audit_events (stream, seq, id, at_us, kind, grant_id, principal, \
-                             connection, status, blob_bytes, body, prev_hash, hash) ";
 
 fn unavailable(context: &str, e: sqlx::Error) -> AuditError {
     AuditError::db(AuditReason::StoreUnavailable, context, e)
 }
 
-pub(crate) async fn insert_rows(tx: &mut Tx, stream: &str, rows: &[Row<'_>]) -> Result<(), AuditError> {
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+/// The multi-row INSERT for `rows` events.
+///
+/// On SQLite the parameters are anonymous (`?`): sqlx looks each named one up by its
+/// index, and SQLite finds a name by scanning the list of names, which for a 256-row
+/// statement is quadratic. And it is `INSERT OR FAIL`: with the default (`ABORT`) a
+/// multi-row statement inside a transaction keeps a statement journal, a copy of every
+/// page it touches, so that a failing row can undo just that statement. The writer never
+/// keeps a transaction whose statement failed (the batch is refused and the transaction
+/// rolled back), so that copy was pure cost. PostgreSQL has neither the clause nor the
+/// journal.
+fn insert_events_sql(rows: usize, sqlite: bool) -> String {
+    use std::fmt::Write;
+    let mut sql = String::with_capacity(200 + rows * EVENT_COLUMNS * 6);
+    sql.push_str(if sqlite { "INSERT OR FAIL" } else { "INSERT" });
+    sql.push_str(
+        " INTO audit_events (stream, seq, id, at_us, kind, grant_id, principal, connection, status, \
+         blob_bytes, body, prev_hash, hash) VALUES ",
+    );
+    for row in 0..rows {
+        sql.push_str(if row > 0 { ",(" } else { "(" });
+        for column in 0..EVENT_COLUMNS {
+            if column > 0 {
+                sql.push(',');
+            }
+            if sqlite {
+                sql.push('?');
+            } else {
+                let _ = write!(sql, "${}", row * EVENT_COLUMNS + column + 1);
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// The statement text for a chunk, built once per size and backend for full chunks.
+fn events_sql(rows: usize, sqlite: bool) -> std::borrow::Cow<'static, str> {
+    static FULL: std::sync::OnceLock<[String; 2]> = std::sync::OnceLock::new();
+    if rows == ROWS_PER_STATEMENT {
+        let full = FULL.get_or_init(|| {
+            [insert_events_sql(ROWS_PER_STATEMENT, true), insert_events_sql(ROWS_PER_STATEMENT, false)]
+        });
+        std::borrow::Cow::Borrowed(&full[usize::from(!sqlite)])
+    } else {
+        std::borrow::Cow::Owned(insert_events_sql(rows, sqlite))
+    }
+}
+
+/// Inserts the chained rows, in order. The rows' strings move into the statements'
+/// arguments instead of being copied there.
+pub(crate) async fn insert_rows(tx: &mut Tx, stream: &str, rows: Vec<Row>) -> Result<(), AuditError> {
+    let sqlite = matches!(tx, Tx::Sqlite(_));
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Row> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
         with_tx!(tx, |t| {
-            let mut qb = QueryBuilder::new(INSERT_EVENTS);
-            qb.push_values(chunk, |mut b, r| {
-                b.push_bind(stream)
-                    .push_bind(r.seq)
-                    .push_bind(r.id.as_str())
-                    .push_bind(r.at_us)
-                    .push_bind(r.derived.kind)
-                    .push_bind(r.derived.grant_id.as_deref())
-                    .push_bind(r.derived.principal.as_deref())
-                    .push_bind(r.derived.connection.as_deref())
-                    .push_bind(r.derived.status)
-                    .push_bind(r.blob_bytes)
-                    .push_bind(r.body)
-                    .push_bind(r.prev_hash.as_str())
-                    .push_bind(r.hash.as_str());
-            });
-            qb.build().execute(&mut **t).await.map(drop)
+            let sql = events_sql(chunk.len(), sqlite);
+            let mut query = sqlx::query(&sql);
+            for r in chunk {
+                query = query
+                    .bind(stream)
+                    .bind(r.seq)
+                    .bind(r.id)
+                    .bind(r.at_us)
+                    .bind(r.derived.kind)
+                    .bind(r.derived.grant_id)
+                    .bind(r.derived.principal)
+                    .bind(r.derived.connection)
+                    .bind(r.derived.status)
+                    .bind(r.blob_bytes)
+                    .bind(r.body)
+                    .bind(r.prev_hash)
+                    .bind(r.hash);
+            }
+            query.execute(&mut **t).await.map(drop)
         })
         .map_err(|e| unavailable("inserting audit events", e))?;
     }
