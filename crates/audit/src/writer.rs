@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use portcullis_store::StoreHandle;
+use portcullis_store::{PoolRef, StoreHandle};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::chain::{checkpoint_message, encode, Link, GENESIS};
@@ -129,7 +129,31 @@ impl Writer {
         Ok(())
     }
 
-    pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+    /// Starts the writer. On PostgreSQL it is a task on the current Tokio runtime. On
+    /// SQLite it gets a thread of its own with a single-threaded runtime: every step of a
+    /// batch (begin, inserts, commit) is a hand-off to the connection's worker thread, and
+    /// on the shared runtime each reply queued behind the request tasks that are busy
+    /// preparing the next events, so the commits, not the CPU, set the pace. SQLite
+    /// connections are not tied to a runtime's I/O driver, so the pool is safe to use
+    /// from there; PostgreSQL connections are, which is why that writer stays put.
+    pub(crate) fn spawn(self, rx: mpsc::Receiver<Command>) -> Result<(), AuditError> {
+        if matches!(self.store.pool(), PoolRef::Postgres(_)) {
+            tokio::spawn(self.run(rx));
+            return Ok(());
+        }
+        let start_failed = |e: std::io::Error| {
+            AuditError::new(AuditReason::StoreUnavailable, format!("starting the audit writer: {e}"))
+        };
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(start_failed)?;
+        std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || runtime.block_on(self.run(rx)))
+            .map(drop)
+            .map_err(start_failed)
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         loop {
             if !self.shared.is_healthy() {
                 if !self.recover(&mut rx).await {
