@@ -81,15 +81,28 @@ pub(crate) struct Link<'a> {
 
 impl Link<'_> {
     /// Hex SHA-256 of this event.
+    /// (The writer computes one per event, in sequence, so this avoids allocating for the
+    /// header and hex-encodes into one buffer.)
     pub(crate) fn hash(&self) -> String {
+        use std::io::Write;
         let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-        let header = format!(
-            "portcullis-audit-v1\n{}\n{}\n{}\n{}\n{}\n",
-            self.stream, self.seq, self.id, self.at_us, self.prev_hash
-        );
-        ctx.update(header.as_bytes());
+        let mut numbers = [0u8; 48];
+        let mut cursor = &mut numbers[..];
+        ctx.update(b"portcullis-audit-v1\n");
+        ctx.update(self.stream.as_bytes());
+        // Two i64s and two newlines fit in 48 bytes; writing into a slice cannot fail otherwise.
+        let _ = write!(cursor, "\n{}\n", self.seq);
+        let written = 48 - cursor.len();
+        ctx.update(&numbers[..written]);
+        ctx.update(self.id.as_bytes());
+        let mut cursor = &mut numbers[..];
+        let _ = write!(cursor, "\n{}\n", self.at_us);
+        let written = 48 - cursor.len();
+        ctx.update(&numbers[..written]);
+        ctx.update(self.prev_hash.as_bytes());
+        ctx.update(b"\n");
         ctx.update(self.body.as_bytes());
-        hex::encode(ctx.finish().as_ref())
+        hex_string(ctx.finish().as_ref())
     }
 }
 
@@ -104,9 +117,17 @@ pub(crate) fn checkpoint_message(stream: &str, seq: i64, hash: &str, at_us: i64)
     format!("portcullis-audit-checkpoint-v1\n{stream}\n{seq}\n{hash}\n{at_us}").into_bytes()
 }
 
+/// Lower-case hex of a digest.
+fn hex_string(digest: &[u8]) -> String {
+    let mut out = vec![0u8; digest.len() * 2];
+    // The output is exactly twice the input's length, so this cannot fail.
+    let _ = hex::encode_to_slice(digest, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// Hex SHA-256 of a blob.
 pub(crate) fn blob_hash(bytes: &[u8]) -> String {
-    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
+    hex_string(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
 }
 
 #[cfg(test)]
@@ -117,6 +138,14 @@ mod tests {
     fn canonical_json_sorts_keys_at_every_level() {
         let v: Value = serde_json::from_str(r#"{"b":1,"a":{"z":[{"y":1,"x":"\n"}],"c":null}}"#).unwrap();
         assert_eq!(canonical_json(&v), r#"{"a":{"c":null,"z":[{"x":"\n","y":1}]},"b":1}"#);
+    }
+
+    #[test]
+    fn the_hash_covers_the_documented_header_and_body() {
+        let link = Link { stream: "g", seq: -7, id: "i", at_us: i64::MIN, prev_hash: GENESIS, body: "{}" };
+        let header = format!("portcullis-audit-v1\ng\n-7\ni\n{}\n{GENESIS}\n{{}}", i64::MIN);
+        let expected = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, header.as_bytes()));
+        assert_eq!(link.hash(), expected);
     }
 
     #[test]

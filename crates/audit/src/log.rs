@@ -123,7 +123,7 @@ pub struct AuditLog {
 
 impl AuditLog {
     /// Applies the audit migrations, loads (or creates) the signing key in the store's
-    /// data directory, and starts the writer task on the current Tokio runtime. `store` is
+    /// data directory, and starts the writer: on SQLite on a thread of its own, on PostgreSQL as a task on the current Tokio runtime. `store` is
     /// a `&SqliteStore`, a `&PgStore` or a [`StoreHandle`].
     pub async fn open(store: impl Into<StoreHandle>, config: AuditConfig) -> Result<Self, AuditError> {
         let store: StoreHandle = store.into();
@@ -140,7 +140,7 @@ impl AuditLog {
             Writer::start(store, stream.to_string(), signer, config.clone(), shared.clone(), webhook.clone())
                 .await?;
         let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
-        tokio::spawn(writer.run(rx));
+        writer.spawn(rx)?;
         Ok(AuditLog { tx, shared, stream, sealer, webhook })
     }
 

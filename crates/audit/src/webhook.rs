@@ -16,7 +16,6 @@ use aws_lc_rs::hmac;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::writer::Pending;
 use crate::{AuditError, AuditReason};
 
 /// The header carrying the body's HMAC.
@@ -108,15 +107,16 @@ impl WebhookSink {
         Ok(WebhookSink { tx, counters })
     }
 
-    /// Offers a committed batch; never waits.
-    pub(crate) fn offer_batch(&self, stream: &str, first_seq: i64, batch: &[Pending]) {
+    /// Offers a committed batch (each event's id and stored body, from `first_seq` on);
+    /// never waits.
+    pub(crate) fn offer_batch(&self, stream: &str, first_seq: i64, events: &[(uuid::Uuid, String)]) {
         let stream = serde_json::Value::from(stream).to_string();
-        for (i, p) in batch.iter().enumerate() {
+        for (i, (id, body)) in events.iter().enumerate() {
             let line = format!(
                 r#"{{"stream":{stream},"seq":{},"id":"{}","event":{}}}"#,
                 first_seq + i as i64,
-                p.id,
-                p.body
+                id,
+                body
             );
             if self.tx.try_send(line).is_err() {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use portcullis_store::StoreHandle;
+use portcullis_store::{PoolRef, StoreHandle};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::chain::{checkpoint_message, encode, Link, GENESIS};
@@ -30,9 +30,12 @@ pub(crate) struct Pending {
     pub(crate) body: String,
     pub(crate) derived: Derived,
     pub(crate) blob_bytes: i64,
-    pub(crate) bodies: Vec<(String, Vec<u8>)>,
+    pub(crate) bodies: Bodies,
     pub(crate) ack: oneshot::Sender<Result<EventId, AuditError>>,
 }
+
+/// The bodies an event refers to, each with its hex SHA-256.
+pub(crate) type Bodies = Vec<(String, Vec<u8>)>;
 
 type Reply<T> = oneshot::Sender<Result<T, AuditError>>;
 
@@ -44,14 +47,14 @@ pub(crate) enum Command {
     Shutdown(oneshot::Sender<()>),
 }
 
-/// One chained row, ready to insert.
-pub(crate) struct Row<'a> {
+/// One chained row, ready to insert (owned, so that its strings move into the INSERT).
+pub(crate) struct Row {
     pub(crate) seq: i64,
     pub(crate) id: String,
     pub(crate) at_us: i64,
-    pub(crate) derived: &'a Derived,
+    pub(crate) derived: Derived,
     pub(crate) blob_bytes: i64,
-    pub(crate) body: &'a str,
+    pub(crate) body: String,
     pub(crate) prev_hash: String,
     pub(crate) hash: String,
 }
@@ -126,7 +129,31 @@ impl Writer {
         Ok(())
     }
 
-    pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+    /// Starts the writer. On PostgreSQL it is a task on the current Tokio runtime. On
+    /// SQLite it gets a thread of its own with a single-threaded runtime: every step of a
+    /// batch (begin, inserts, commit) is a hand-off to the connection's worker thread, and
+    /// on the shared runtime each reply queued behind the request tasks that are busy
+    /// preparing the next events, so the commits, not the CPU, set the pace. SQLite
+    /// connections are not tied to a runtime's I/O driver, so the pool is safe to use
+    /// from there; PostgreSQL connections are, which is why that writer stays put.
+    pub(crate) fn spawn(self, rx: mpsc::Receiver<Command>) -> Result<(), AuditError> {
+        if matches!(self.store.pool(), PoolRef::Postgres(_)) {
+            tokio::spawn(self.run(rx));
+            return Ok(());
+        }
+        let start_failed = |e: std::io::Error| {
+            AuditError::new(AuditReason::StoreUnavailable, format!("starting the audit writer: {e}"))
+        };
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(start_failed)?;
+        std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || runtime.block_on(self.run(rx)))
+            .map(drop)
+            .map_err(start_failed)
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         loop {
             if !self.shared.is_healthy() {
                 if !self.recover(&mut rx).await {
@@ -256,52 +283,53 @@ impl Writer {
         if batch.is_empty() {
             return;
         }
+        let first = self.head_seq + 1;
         let (mut seq, mut prev) = (self.head_seq, self.head_hash.clone());
-        let rows: Vec<Row<'_>> = batch
-            .iter()
-            .map(|p| {
-                seq += 1;
-                let id = p.id.to_string();
-                let hash = Link {
-                    stream: &self.stream,
-                    seq,
-                    id: &id,
-                    at_us: p.at_us,
-                    prev_hash: &prev,
-                    body: &p.body,
-                }
-                .hash();
-                let prev_hash = std::mem::replace(&mut prev, hash.clone());
-                Row {
-                    seq,
-                    id,
-                    at_us: p.at_us,
-                    derived: &p.derived,
-                    blob_bytes: p.blob_bytes,
-                    body: &p.body,
-                    prev_hash,
-                    hash,
-                }
-            })
-            .collect();
+        let mut acks = Vec::with_capacity(batch.len());
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut bodies = Vec::new();
+        let mut offered = Vec::new();
+        for p in batch {
+            seq += 1;
+            let id = p.id.to_string();
+            let hash =
+                Link { stream: &self.stream, seq, id: &id, at_us: p.at_us, prev_hash: &prev, body: &p.body }
+                    .hash();
+            let prev_hash = std::mem::replace(&mut prev, hash.clone());
+            if self.sink.is_some() {
+                offered.push((p.id, p.body.clone()));
+            }
+            if !p.bodies.is_empty() {
+                bodies.push((seq, p.bodies));
+            }
+            acks.push((p.id, p.ack));
+            rows.push(Row {
+                seq,
+                id,
+                at_us: p.at_us,
+                derived: p.derived,
+                blob_bytes: p.blob_bytes,
+                body: p.body,
+                prev_hash,
+                hash,
+            });
+        }
         let due = self.checkpoint_due(seq);
-        let result = self.write(&rows, &batch, due.then_some((seq, prev.as_str()))).await;
-        drop(rows);
+        let result = self.write(rows, &bodies, due.then_some((seq, prev.as_str()))).await;
         match result {
             Ok(()) => {
-                let first = self.head_seq + 1;
                 self.advance(seq, prev, due);
                 if let Some(sink) = &self.sink {
-                    sink.offer_batch(&self.stream, first, &batch);
+                    sink.offer_batch(&self.stream, first, &offered);
                 }
-                for (i, p) in batch.into_iter().enumerate() {
-                    let _ = p.ack.send(Ok(EventId { id: p.id, seq: first + i as i64 }));
+                for (i, (id, ack)) in acks.into_iter().enumerate() {
+                    let _ = ack.send(Ok(EventId { id, seq: first + i as i64 }));
                 }
             }
             Err(e) => {
                 self.fail(&e);
-                for p in batch {
-                    let _ = p.ack.send(Err(e.clone()));
+                for (_, ack) in acks {
+                    let _ = ack.send(Err(e.clone()));
                 }
             }
         }
@@ -324,10 +352,12 @@ impl Writer {
         }
     }
 
+    /// Inserts the batch's rows, the bodies its events refer to (`bodies`: each event's
+    /// seq and its bodies) and the checkpoint, if one is due, in one transaction.
     async fn write(
         &self,
-        rows: &[Row<'_>],
-        batch: &[Pending],
+        rows: Vec<Row>,
+        bodies: &[(i64, Bodies)],
         checkpoint: Option<(i64, &str)>,
     ) -> Result<(), AuditError> {
         let mut tx = self.begin().await?;
@@ -335,13 +365,13 @@ impl Writer {
         // Each distinct body once per batch, remembering the newest event that refers to it.
         let mut blobs: Vec<(&str, &[u8], i64)> = Vec::new();
         let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-        for (p, row) in batch.iter().zip(rows) {
-            for (hash, bytes) in &p.bodies {
+        for (seq, event_bodies) in bodies {
+            for (hash, bytes) in event_bodies {
                 match seen.get(hash.as_str()) {
-                    Some(&i) => blobs[i].2 = row.seq,
+                    Some(&i) => blobs[i].2 = *seq,
                     None => {
                         seen.insert(hash, blobs.len());
-                        blobs.push((hash, bytes, row.seq));
+                        blobs.push((hash, bytes, *seq));
                     }
                 }
             }
@@ -415,13 +445,13 @@ impl Writer {
             seq,
             id,
             at_us: event.at_us,
-            derived: &derived,
+            derived,
             blob_bytes: 0,
-            body: &body,
+            body,
             prev_hash: self.head_hash.clone(),
             hash: hash.clone(),
         };
-        insert_rows(tx, &self.stream, std::slice::from_ref(&row)).await?;
+        insert_rows(tx, &self.stream, vec![row]).await?;
         Ok((seq, hash))
     }
 }
