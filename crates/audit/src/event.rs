@@ -186,6 +186,13 @@ pub struct ResponseRecord {
     pub bytes: u64,
     /// Time from receiving the request to the end of the response, microseconds.
     pub duration_us: u64,
+    /// The request body when it streamed to the target without being inspected (a
+    /// connection without guardrails): it could not be in the request event, which is
+    /// committed before the first byte is forwarded, so the bytes forwarded by the time
+    /// the response ended are recorded here. Absent from the stored JSON when `None`, so
+    /// earlier events hash the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<BodyRef>,
 }
 
 /// Everything that can happen, one variant per kind (`"type"` in JSON).
@@ -375,7 +382,7 @@ impl EventDetail {
     pub fn body_refs(&self) -> Vec<&BodyRef> {
         match self {
             EventDetail::Request(r) => r.body.iter().collect(),
-            EventDetail::Response(r) => r.body.iter().collect(),
+            EventDetail::Response(r) => r.body.iter().chain(&r.request_body).collect(),
             _ => Vec::new(),
         }
     }

@@ -245,6 +245,9 @@ pub async fn replay<'a>(
                     call.response_headers = r.headers;
                     call.response_body = r.body;
                     call.duration_us = Some(r.duration_us);
+                    if call.request_body.is_none() {
+                        call.request_body = r.request_body;
+                    }
                 }
             }
             _ => {}

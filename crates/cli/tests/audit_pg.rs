@@ -80,6 +80,7 @@ async fn record(store: &StoreHandle, recipient: &str) {
                 mask_counts: Default::default(),
                 bytes: masked.len() as u64,
                 duration_us: 1_000,
+                request_body: None,
             }),
         );
         log.append_sealed(response, vec![masked], vec![unmasked]).await.unwrap();

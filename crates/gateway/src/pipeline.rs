@@ -74,6 +74,8 @@ struct RequestLog {
     mask_counts: Option<MaskCounts>,
     /// The response before masking (only with an auditor's key configured).
     unmasked: Option<crate::record::Capture>,
+    /// The request body as it streamed uninspected (recorded with the response).
+    streamed_request: Option<crate::record::Capture>,
 }
 
 /// Handles one request: runs the pipeline, renders any error, records metrics.
@@ -142,7 +144,13 @@ async fn run(
     let request_id = uuid::Uuid::now_v7().to_string();
     let who = Subject { principal: principal.as_ref(), grant: grant.as_ref(), request_id: &request_id };
     let guarded = guard(dp, &routed, canonical.method.as_str(), &parts.headers, body, who).await?;
-    let body = guarded.body;
+    let mut body = guarded.body;
+    if guarded.inspected.is_none() && dp.record_body_bytes > 0 && !http_body::Body::is_end_stream(&body) {
+        // Streams uninspected: its first bytes are recorded with the response event.
+        let capture = crate::record::Capture::default();
+        body = crate::record::TeeBody::new(body, capture.clone(), dp.record_body_bytes).boxed_unsync();
+        log.streamed_request = Some(capture);
+    }
 
     // 7. Record the request durably before anything leaves (fail closed).
     let target = routed.target.encoded();
@@ -239,6 +247,7 @@ fn finish_record(
         started,
         body_limit: dp.record_body_bytes,
         unmasked: log.unmasked.clone(),
+        streamed_request: log.streamed_request.clone(),
     };
     Response::from_parts(parts, RecordedBody::new(body, pending).boxed_unsync())
 }

@@ -142,10 +142,13 @@ pub(crate) struct PendingResponse {
     pub(crate) body_limit: usize,
     /// The body before masking, for the auditor's sealed copy.
     pub(crate) unmasked: Option<Capture>,
+    /// The request body as it streamed, uninspected, to the target.
+    pub(crate) streamed_request: Option<Capture>,
 }
 
 impl PendingResponse {
     fn write(self, bytes: u64, body: Vec<u8>) {
+        let request_body = self.streamed_request.map(|c| c.take()).filter(|b| !b.is_empty());
         let event = AuditEvent::now(EventDetail::Response(ResponseRecord {
             request_id: self.request_id,
             grant_id: self.grant_id,
@@ -159,9 +162,11 @@ impl PendingResponse {
                 .unwrap_or_default(),
             bytes,
             duration_us: self.started.elapsed().as_micros() as u64,
+            request_body: request_body.as_deref().map(BodyRef::of),
         }));
         let audit = self.audit;
-        let bodies = if body.is_empty() { Vec::new() } else { vec![body] };
+        let bodies: Vec<Vec<u8>> =
+            [(!body.is_empty()).then_some(body), request_body].into_iter().flatten().collect();
         let unmasked: Vec<Vec<u8>> =
             self.unmasked.map(|c| c.take()).filter(|b| !b.is_empty()).into_iter().collect();
         // Bodies end inside the connection's task; a body dropped outside any runtime

@@ -170,3 +170,36 @@ async fn the_audit_log_can_live_in_postgresql() {
     pool.close().await;
     sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await.unwrap();
 }
+
+/// A request body that streams to the target uninspected (no guardrails on the
+/// connection) cannot be in the request event, which is durable before the first byte
+/// leaves; its first `record_body_bytes` are recorded with the response event instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_request_body_is_recorded_with_the_response() {
+    use portcullis_audit::{AuditEvent, EventDetail};
+    let up = Upstream::start().await;
+    let h = gateway(&up, "[audit]\nrecord_body_bytes = \"64KiB\"\n").await;
+    let sent: Vec<u8> = (0..100 * 1024).map(|i| b'a' + (i % 26) as u8).collect();
+    let resp = reqwest::Client::new().post(h.url("/up/echo")).body(sent.clone()).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let echo: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(echo["body_len"], 100 * 1024, "the whole body reached the target");
+
+    let store = h.gateway.store();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let recorded = loop {
+        let responses = common::audit_events(&store, "response").await;
+        if let Some(r) = responses.first() {
+            break serde_json::from_value::<AuditEvent>(r.clone()).unwrap();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the response event was recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let EventDetail::Response(response) = recorded.detail else { panic!("{recorded:?}") };
+    let request_body = response.request_body.expect("the streamed request body was recorded");
+    let stored = portcullis_audit::read_body(store.pool(), &request_body.sha256).await.unwrap().unwrap();
+    assert_eq!(stored, &sent[..64 * 1024], "its first record_body_bytes, byte for byte");
+    let requests = common::audit_events(&store, "request").await;
+    assert!(requests[0].get("body").is_none_or(|b| b.is_null()), "nothing claimed before forwarding");
+    h.gateway.shutdown().await;
+}

@@ -174,6 +174,7 @@ pub fn response(grant: &str, n: usize, at_us: i64, status: u16, body: &[u8]) -> 
             mask_counts: [("azure_storage_key".to_owned(), 1)].into_iter().collect(),
             bytes: body.len() as u64,
             duration_us: 12_000,
+            request_body: None,
         }),
     )
 }
