@@ -30,6 +30,10 @@ pub struct AuditConfig {
     pub checkpoint_interval: Duration,
     /// How often the writer probes a failed store.
     pub retry_interval: Duration,
+    /// How long the writer may hold a batch made only of deferred events
+    /// ([`AuditLog::append_deferred`]) for an event somebody waits on, so both share one
+    /// commit (one fsync) instead of the waiting one queueing behind the deferred one's.
+    pub defer_for: Duration,
     /// An auditor's age X25519 recipient (`age1…`). When set, the unmasked bodies given
     /// to [`AuditLog::append_sealed`] are stored encrypted to it: the gateway cannot read
     /// them back, the auditor decrypts with `portcullis sessions show --decrypt KEYFILE`.
@@ -47,6 +51,7 @@ impl Default for AuditConfig {
             checkpoint_every: 1_000,
             checkpoint_interval: Duration::from_secs(10),
             retry_interval: Duration::from_millis(250),
+            defer_for: Duration::from_millis(2),
             auditor_recipient: None,
             webhook: None,
         }
@@ -172,9 +177,33 @@ impl AuditLog {
     /// `unmasked` is dropped: it is never stored in the clear.
     pub async fn append_sealed(
         &self,
+        event: AuditEvent,
+        bodies: Vec<Vec<u8>>,
+        unmasked: Vec<Vec<u8>>,
+    ) -> Result<EventId, AuditError> {
+        self.enqueue(event, bodies, unmasked, false).await
+    }
+
+    /// As [`AuditLog::append_sealed`], for an event nobody is held up by (a response's
+    /// record, written after the agent has the response): the writer may keep it up to
+    /// [`AuditConfig::defer_for`] so that it joins the next commit of an event somebody
+    /// waits for. Still committed (and only then acknowledged) like any other; shutdown
+    /// and checkpoints commit it at once.
+    pub async fn append_deferred(
+        &self,
+        event: AuditEvent,
+        bodies: Vec<Vec<u8>>,
+        unmasked: Vec<Vec<u8>>,
+    ) -> Result<EventId, AuditError> {
+        self.enqueue(event, bodies, unmasked, true).await
+    }
+
+    async fn enqueue(
+        &self,
         mut event: AuditEvent,
         mut bodies: Vec<Vec<u8>>,
         unmasked: Vec<Vec<u8>>,
+        deferrable: bool,
     ) -> Result<EventId, AuditError> {
         if !self.shared.is_healthy() {
             return Err(self.shared.last_error());
@@ -198,6 +227,7 @@ impl AuditLog {
             derived,
             blob_bytes: i64::try_from(blob_bytes).unwrap_or(i64::MAX),
             bodies,
+            deferrable,
             ack,
         };
         self.send(Command::Append(pending))?;

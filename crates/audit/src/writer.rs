@@ -31,6 +31,8 @@ pub(crate) struct Pending {
     pub(crate) derived: Derived,
     pub(crate) blob_bytes: i64,
     pub(crate) bodies: Bodies,
+    /// May wait (up to `defer_for`) to share a commit with a waited-for event.
+    pub(crate) deferrable: bool,
     pub(crate) ack: oneshot::Sender<Result<EventId, AuditError>>,
 }
 
@@ -180,20 +182,36 @@ impl Writer {
             };
             let mut appends = Vec::new();
             let mut next = Some(first);
-            while let Some(command) = next.take() {
-                match command {
-                    Command::Append(p) => {
-                        appends.push(p);
-                        if appends.len() < self.config.max_batch {
-                            next = rx.try_recv().ok();
+            let mut hold_until = None;
+            loop {
+                while let Some(command) = next.take() {
+                    match command {
+                        Command::Append(p) => {
+                            appends.push(p);
+                            if appends.len() < self.config.max_batch {
+                                next = rx.try_recv().ok();
+                            }
+                        }
+                        other => {
+                            self.commit_appends(std::mem::take(&mut appends)).await;
+                            if !self.control(other).await {
+                                return;
+                            }
                         }
                     }
-                    other => {
-                        self.commit_appends(std::mem::take(&mut appends)).await;
-                        if !self.control(other).await {
-                            return;
-                        }
-                    }
+                }
+                // Only deferred events so far: give a waited-for one a moment to join.
+                let deferred_only = !appends.is_empty()
+                    && appends.len() < self.config.max_batch
+                    && appends.iter().all(|p| p.deferrable);
+                if !deferred_only || self.config.defer_for.is_zero() {
+                    break;
+                }
+                let until =
+                    *hold_until.get_or_insert_with(|| tokio::time::Instant::now() + self.config.defer_for);
+                match tokio::time::timeout_at(until, rx.recv()).await {
+                    Ok(Some(command)) => next = Some(command),
+                    Ok(None) | Err(_) => break,
                 }
             }
             self.commit_appends(appends).await;

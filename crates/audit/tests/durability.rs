@@ -340,3 +340,56 @@ async fn a_closed_store_fails_closed() {
         assert!(!env.log.status().healthy);
     }
 }
+
+/// A deferred event (a response's record) waits at most `defer_for` for company, and
+/// rides along at once with the next event somebody waits on; either way it is committed
+/// and chained before it is acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deferred_events_join_the_next_waited_for_commit() {
+    for backend in common::backends() {
+        let config = portcullis_audit::AuditConfig {
+            defer_for: std::time::Duration::from_secs(600),
+            ..portcullis_audit::AuditConfig::default()
+        };
+        let env = common::open_on(backend, config).await;
+        let log = &env.log;
+        // The first poll queues it (and then waits for the acknowledgement).
+        let mut deferred = Box::pin(log.append_deferred(
+            common::response("g", 1, 1, 200, b"ok"),
+            vec![b"ok".to_vec()],
+            Vec::new(),
+        ));
+        assert!(futures_util::poll!(&mut deferred).is_pending());
+        common::poll_until("the writer took the deferred event", Duration::from_secs(30), || {
+            log.status().queued == 0
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            futures_util::poll!(&mut deferred).is_pending(),
+            "{backend:?}: a lone deferred event waits for company"
+        );
+        // A waited-for event arrives: both commit together, long before 600 s.
+        let waited = log.append(common::request("g", "agent", 2, 2, None)).await.unwrap();
+        let deferred = tokio::time::timeout(Duration::from_secs(60), deferred)
+            .await
+            .expect("the deferred event rode along")
+            .unwrap();
+        assert_eq!((deferred.seq, waited.seq), (1, 2), "{backend:?}");
+        let report = portcullis_audit::verify(env.store.pool(), &Default::default()).await.unwrap();
+        assert!(report.ok, "{backend:?}: {:?}", report.problems);
+
+        // With the default (2 ms) a lone deferred event is committed on its own.
+        let quick = common::open_on(backend, portcullis_audit::AuditConfig::default()).await;
+        let id = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            quick.log.append_deferred(common::response("g", 1, 1, 200, b"ok"), Vec::new(), Vec::new()),
+        )
+        .await
+        .expect("a lone deferred event is committed after defer_for")
+        .unwrap();
+        assert_eq!(id.seq, 1);
+        env.log.shutdown().await;
+        quick.log.shutdown().await;
+    }
+}

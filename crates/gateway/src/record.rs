@@ -174,7 +174,7 @@ impl PendingResponse {
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 rt.spawn(async move {
-                    if let Err(e) = audit.append_sealed(event, bodies, unmasked).await {
+                    if let Err(e) = audit.append_deferred(event, bodies, unmasked).await {
                         tracing::error!(code = e.reason.code(), detail = %e, "could not record a response");
                     }
                 });
