@@ -70,6 +70,8 @@ def row(out, name):
     low = json.load(open(low_path)) if os.path.exists(low_path) else None
     idle_path = os.path.join(out, name + ".idle.json")
     idle = json.load(open(idle_path)) if os.path.exists(idle_path) else None
+    streams_path = os.path.join(out, name + ".idle_streams.json")
+    streams = json.load(open(streams_path)) if os.path.exists(streams_path) else None
     scaling = []
     for fn in os.listdir(out):
         m = re.fullmatch(re.escape(name) + r"\.scale\.(\d+)\.json", fn)
@@ -86,6 +88,7 @@ def row(out, name):
         "name": name,
         "idle_kib_per_connection": idle["kib_per_connection"] if idle else None,
         "idle_connections": idle["connections"] if idle else None,
+        "idle_streams": streams,
         "scaling": scaling,
         "rps": round(statistics.median(rounds), 1),
         "rps_rounds": rounds,
@@ -138,6 +141,74 @@ def remote_vs_full(rows, rate, low_rate):
         "throughput_met": ratio >= REMOTE_THROUGHPUT_TARGET,
         "idle_kib_per_connection": remote["idle_kib_per_connection"],
         "idle_kib_per_connection_embedded": full["idle_kib_per_connection"],
+        "idle_stream_kib": idle_stream_kib(remote),
+        "idle_stream_kib_embedded": idle_stream_kib(full),
+    }
+
+
+def idle_stream_kib(r):
+    return (r.get("idle_streams") or {}).get("kib_per_stream")
+
+
+def pairs(out):
+    """BENCH_PAIRS: interleaved rounds of the embedded and the remote row, both gateways up.
+    The comparison is the median of the per-pair differences (ratios for throughput)."""
+    path = os.path.join(out, "pairs.jsonl")
+    if not os.path.exists(path):
+        return None
+    by_pair = {}
+    for line in open(path):
+        if line.strip():
+            r = json.loads(line)
+            by_pair.setdefault(r["pair"], {})[r["row"]] = r
+    rounds = []
+    for n, p in sorted(by_pair.items()):
+        full, remote = p.get("portcullis-full"), p.get("portcullis-full-remote-connector")
+        if not full or not remote:
+            continue
+        def cpu(r, ticks=None):
+            ticks = r["cpu_ticks"] if ticks is None else ticks
+            return round(ticks / r["hz"] / r["requests"] * 10000, 3) if r["requests"] else None
+        rounds.append({
+            "pair": n,
+            "full": {"rps": full["rps"], "p50_ms": full["latency"]["p50_ms"], "p99_ms": full["latency"]["p99_ms"],
+                     "cpu_s_per_10k": cpu(full), "non_2xx": full["non_2xx"], "load": full["load"]},
+            "remote": {"rps": remote["rps"], "p50_ms": remote["latency"]["p50_ms"],
+                       "p99_ms": remote["latency"]["p99_ms"], "cpu_s_per_10k": cpu(remote),
+                       "cpu_s_per_10k_each": [cpu(remote, t) for t in remote.get("cpu_ticks_each", [])],
+                       "non_2xx": remote["non_2xx"], "load": remote["load"]},
+            "added_p50_us": round((remote["latency"]["p50_ms"] - full["latency"]["p50_ms"]) * 1000, 1),
+            "throughput_ratio": round(remote["rps"] / full["rps"], 3),
+        })
+    if not rounds:
+        return None
+    def streams(name):
+        path = os.path.join(out, name + ".idle_streams.json")
+        return json.load(open(path)) if os.path.exists(path) else None
+    med = statistics.median
+    added = med(r["added_p50_us"] for r in rounds)
+    ratio = med(r["throughput_ratio"] for r in rounds)
+    return {
+        "pairs": len(rounds),
+        "latency_rate": by_pair[rounds[0]["pair"]]["portcullis-full"]["rate"],
+        "added_p50_us_median": round(added, 1),
+        "throughput_ratio_median": round(ratio, 3),
+        "p50_ms_median": {"full": med(r["full"]["p50_ms"] for r in rounds),
+                          "remote": med(r["remote"]["p50_ms"] for r in rounds)},
+        "rps_median": {"full": med(r["full"]["rps"] for r in rounds),
+                       "remote": med(r["remote"]["rps"] for r in rounds)},
+        "cpu_s_per_10k_median": {"full": med(r["full"]["cpu_s_per_10k"] for r in rounds),
+                                 "remote": med(r["remote"]["cpu_s_per_10k"] for r in rounds)},
+        # The remote row's gateway and connector separately.
+        "cpu_s_per_10k_each_median": [med(r["remote"]["cpu_s_per_10k_each"][i] for r in rounds)
+                                      for i in range(min(len(r["remote"]["cpu_s_per_10k_each"]) for r in rounds))],
+        "added_p50_met": added < REMOTE_ADDED_P50_TARGET_US,
+        "throughput_met": ratio >= REMOTE_THROUGHPUT_TARGET,
+        "idle_streams": {"full": streams("portcullis-full"),
+                         "remote": streams("portcullis-full-remote-connector")},
+        "load_range": [min(min(r["full"]["load"], r["remote"]["load"]) for r in rounds),
+                       max(max(r["full"]["load"], r["remote"]["load"]) for r in rounds)],
+        "rounds": rounds,
     }
 
 
@@ -187,6 +258,7 @@ def main():
         },
         "rows": result_rows,
         "remote_connector_vs_full": remote_vs_full(rows, a.rate, a.low_rate),
+        "remote_connector_pairs": pairs(a.out),
     }
     with open(a.results, "w") as f:
         json.dump(doc, f, indent=2)
@@ -212,6 +284,35 @@ def main():
         print(f"| throughput (req/s ratio) | {cmp['throughput_ratio'] * 100:.1f} % | "
               f">= {cmp['throughput_ratio_target'] * 100:.0f} % | {'yes' if cmp['throughput_met'] else 'no'} |")
         print(f"| added p99 at {cmp['latency_rate']} req/s | {cmp['added_p99_us']:.0f} µs | — | — |")
+        if cmp["idle_stream_kib"] is not None:
+            print(f"| memory per held request, gateway + connector (embedded: gateway) | "
+                  f"{cmp['idle_stream_kib']:.1f} KiB (embedded {fmt(cmp['idle_stream_kib_embedded'], 1)} KiB) | "
+                  "small, reported | — |")
+    pr = doc["remote_connector_pairs"]
+    if pr:
+        print()
+        print(f"| {pr['pairs']} interleaved pairs (load {pr['load_range'][0]}–{pr['load_range'][1]}) | "
+              "embedded | remote | median of per-pair differences | target | met |")
+        print("|---|---|---|---|---|---|")
+        print(f"| p50 at {pr['latency_rate']} req/s | {pr['p50_ms_median']['full']:.3f} ms | "
+              f"{pr['p50_ms_median']['remote']:.3f} ms | {pr['added_p50_us_median']:+.0f} µs | "
+              f"< {REMOTE_ADDED_P50_TARGET_US} µs | {'yes' if pr['added_p50_met'] else 'no'} |")
+        print(f"| req/s, wrk -c{a.connections} | {pr['rps_median']['full']:.0f} | {pr['rps_median']['remote']:.0f} | "
+              f"{pr['throughput_ratio_median'] * 100:.1f} % | >= {REMOTE_THROUGHPUT_TARGET * 100:.0f} % | "
+              f"{'yes' if pr['throughput_met'] else 'no'} |")
+        each = pr["cpu_s_per_10k_each_median"]
+        split = f" (gateway {each[0]:.3f} + connector {each[1]:.3f})" if len(each) == 2 else ""
+        print(f"| CPU s / 10k requests | {pr['cpu_s_per_10k_median']['full']:.3f} | "
+              f"{pr['cpu_s_per_10k_median']['remote']:.3f}{split} | — | — | — |")
+        full_s, remote_s = pr["idle_streams"]["full"], pr["idle_streams"]["remote"]
+        if full_s and remote_s and full_s["kib_per_stream"] is not None and remote_s["kib_per_stream"] is not None:
+            parts = remote_s["per_process"]
+            split = (f" (gateway {parts[0]['kib_per_stream']:.1f} + connector {parts[1]['kib_per_stream']:.1f})"
+                     if len(parts) == 2 else "")
+            print(f"| memory per held request, {remote_s['streams']} held | {full_s['kib_per_stream']:.1f} KiB | "
+                  f"{remote_s['kib_per_stream']:.1f} KiB{split} | "
+                  f"{remote_s['kib_per_stream'] - full_s['kib_per_stream']:+.1f} KiB per idle tunnel stream | "
+                  "small, reported | — |")
     measured = [r for r in result_rows if not r.get("pending")]
     if any(r.get("low_rate") for r in measured):
         print()

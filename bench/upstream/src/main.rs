@@ -2,9 +2,16 @@
 //! (a page of storage accounts, about 3 KB) over HTTP/1.1 keep-alive.
 //!
 //! `bench-upstream [ADDR]` (default `127.0.0.1:0`) prints `listening ADDR` once bound.
+//!
+//! For memory per idle stream: a request with `x-bench-hold-ms: N` is answered only after
+//! N milliseconds (at most a minute), and `GET /_bench/held` answers how many requests are
+//! being held right now, so a script knows when every held request has arrived.
 
 use std::convert::Infallible;
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -14,6 +21,9 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+
+/// Longest a request may ask to be held.
+const MAX_HOLD: Duration = Duration::from_secs(60);
 
 const SUB: &str = "00000000-1111-2222-3333-444444444444";
 
@@ -29,6 +39,22 @@ fn body() -> Bytes {
     Bytes::from(format!(r#"{{"value":[{}]}}"#, items.join(",")))
 }
 
+/// Counts a held request until it is answered or dropped.
+struct Held(Arc<AtomicUsize>);
+
+impl Held {
+    fn enter(count: Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Held(count)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
@@ -37,14 +63,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     writeln!(out, "listening {}", listener.local_addr()?)?;
     out.flush()?;
     let page = body();
+    let held = Arc::new(AtomicUsize::new(0));
     loop {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
         let page = page.clone();
+        let held = Arc::clone(&held);
         tokio::spawn(async move {
-            let service = service_fn(move |_req: Request<Incoming>| {
+            let service = service_fn(move |req: Request<Incoming>| {
                 let page = page.clone();
+                let held = Arc::clone(&held);
                 async move {
+                    if req.uri().path() == "/_bench/held" {
+                        let count = held.load(Ordering::SeqCst).to_string();
+                        return Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(count))));
+                    }
+                    let hold = req
+                        .headers()
+                        .get("x-bench-hold-ms")
+                        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                        .map(|ms| Duration::from_millis(ms).min(MAX_HOLD));
+                    if let Some(hold) = hold {
+                        let _counted = Held::enter(held);
+                        tokio::time::sleep(hold).await;
+                    }
                     let mut resp = Response::new(Full::new(page));
                     resp.headers_mut().insert(
                         hyper::header::CONTENT_TYPE,

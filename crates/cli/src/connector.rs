@@ -38,6 +38,10 @@ struct GatewayLink {
     /// Tunnels kept up side by side (default 1).
     #[serde(default = "one")]
     tunnels: usize,
+    /// Threads that run the connector (default 1: one thread does TLS, HTTP/2 and the
+    /// upstream calls, with no hand-off between threads per request).
+    #[serde(default = "one")]
+    worker_threads: usize,
     /// Log format: `json` (default) or `text`.
     #[serde(default)]
     log_format: Option<String>,
@@ -55,17 +59,32 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
     }
 }
 
-/// Reads the config, starts logging and keeps the tunnel up until a permanent refusal
-/// (revoked, token spent, …) or Ctrl-C / SIGTERM.
-pub(crate) async fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
+/// Reads the config, starts the runtime it asks for (`gateway.worker_threads`) and runs the
+/// connector on it.
+pub(crate) fn main(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = ConnectorConfig::load(config_path)?;
-    let base = config_path.parent().unwrap_or(Path::new("."));
     let table = config.gateway.clone().with_context(|| {
         format!("{}: [gateway] is missing: where is the gateway's tunnel listener?", config_path.display())
     })?;
     let link: GatewayLink = table.try_into().map_err(|e: toml::de::Error| {
         anyhow::anyhow!("{}: [gateway]: {}", config_path.display(), e.message())
     })?;
+    // One thread by default: a connector's work per request is small, and on a thread of
+    // its own every request runs from tunnel frame to upstream call and back without a
+    // cross-thread wake-up (bench/README.md, remote connector).
+    let runtime = match link.worker_threads {
+        0 => anyhow::bail!("{}: gateway.worker_threads must be at least 1", config_path.display()),
+        1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        n => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build(),
+    }
+    .context("starting the async runtime")?;
+    runtime.block_on(run(config_path, config, link))
+}
+
+/// Starts logging and keeps the tunnel up until a permanent refusal (revoked, token
+/// spent, …) or Ctrl-C / SIGTERM.
+async fn run(config_path: &Path, config: ConnectorConfig, link: GatewayLink) -> anyhow::Result<ExitCode> {
+    let base = config_path.parent().unwrap_or(Path::new("."));
     let format = match link.log_format.as_deref() {
         None | Some("json") => portcullis_gateway::config::LogFormat::Json,
         Some("text") => portcullis_gateway::config::LogFormat::Text,
@@ -117,6 +136,7 @@ pub(crate) async fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         connector = %link.name,
         gateway = %link.address,
         connections = ?tunnel.connections,
+        worker_threads = link.worker_threads,
         "connector starting"
     );
 

@@ -99,6 +99,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Connector { config } = &cli.command {
+        // The connector sizes its own runtime from its config.
+        return connector::main(config).unwrap_or_else(|e| {
+            eprintln!("portcullis: {e:#}");
+            ExitCode::FAILURE
+        });
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -124,7 +131,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             gateway.run_until_signal().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Connector { config } => connector::run(&config).await,
+        Command::Connector { .. } => unreachable!("the connector runs on its own runtime"),
         Command::Demo { json, keep } => {
             logging::init_quiet()?;
             let format = if json { portcullis_demo::Format::Json } else { portcullis_demo::Format::Human };

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use http::{HeaderValue, Request, Response, Version};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderValue, Request, Response, Uri, Version};
 use hyper::body::Incoming;
 
 use crate::client::{build_client, ConnectorBody, UpstreamClient};
@@ -19,10 +20,17 @@ use crate::provider::{now, Provider};
 /// upstream and refuses (no credential is minted or used) once that moment has passed.
 pub const GRANT_EXPIRES_HEADER: &str = "x-portcullis-grant-expires";
 
+/// Where a connection's requests go, parsed once: every request goes there.
+struct UpstreamBase {
+    scheme: Scheme,
+    authority: Authority,
+    /// The base path without a trailing `/` (often empty).
+    path: String,
+}
+
 /// One connection as the connector serves it.
 struct Served {
-    /// `scheme://authority` plus the base path without a trailing `/`.
-    base: String,
+    upstream: UpstreamBase,
     /// The upstream's `Host` header value.
     authority: HeaderValue,
     client: UpstreamClient,
@@ -64,9 +72,13 @@ impl Connector {
                 Some(port) => format!("{host}:{port}"),
                 None => host.to_owned(),
             };
-            let base = format!("{}://{authority}{}", u.scheme(), u.path().trim_end_matches('/'));
+            let upstream = UpstreamBase {
+                scheme: Scheme::try_from(u.scheme()).map_err(|e| fail(e.to_string()))?,
+                authority: Authority::try_from(authority.as_str()).map_err(|e| fail(e.to_string()))?,
+                path: u.path().trim_end_matches('/').to_owned(),
+            };
             let authority = HeaderValue::from_str(&authority).map_err(|e| fail(e.to_string()))?;
-            let served = Served { base, authority, client, provider };
+            let served = Served { upstream, authority, client, provider };
             if map.insert(c.name.clone(), Arc::new(served)).is_some() {
                 return Err(fail("the name is used twice".into()));
             }
@@ -107,10 +119,7 @@ impl Connector {
             return Err(ConnectorError::BadRequest("the target must be origin-form (path and query)".into()));
         }
         check_grant(&mut parts.headers)?;
-        let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        parts.uri = format!("{}{target}", served.base)
-            .parse()
-            .map_err(|e| ConnectorError::BadRequest(format!("target: {e}")))?;
+        parts.uri = served.upstream.uri(std::mem::take(&mut parts.uri))?;
         parts.version = Version::HTTP_11;
         let provider = &served.provider;
         strip_agent_credentials(&mut parts.headers, &provider.header_name(), provider.signs());
@@ -120,6 +129,29 @@ impl Connector {
             ConnectorError::credential(connection, detail)
         })?;
         served.client.request(Request::from_parts(parts, body)).await.map_err(ConnectorError::Upstream)
+    }
+}
+
+impl UpstreamBase {
+    /// The upstream URI for an origin-form `target`: the configured scheme, authority and
+    /// base path, then the target's path and query (moved, not parsed again).
+    fn uri(&self, target: Uri) -> Result<Uri, ConnectorError> {
+        let bad = |detail: String| ConnectorError::BadRequest(format!("target: {detail}"));
+        let target = target.into_parts().path_and_query.unwrap_or_else(|| PathAndQuery::from_static("/"));
+        if !target.as_str().starts_with('/') {
+            return Err(bad("the path must start with /".into()));
+        }
+        let path_and_query = if self.path.is_empty() {
+            target
+        } else {
+            PathAndQuery::try_from(format!("{}{}", self.path, target.as_str()))
+                .map_err(|e| bad(e.to_string()))?
+        };
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(path_and_query);
+        Uri::from_parts(parts).map_err(|e| bad(e.to_string()))
     }
 }
 
@@ -148,6 +180,22 @@ fn check_grant(headers: &mut http::HeaderMap) -> Result<(), ConnectorError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_upstream_is_always_the_configured_one() {
+        let base = |path: &str| UpstreamBase {
+            scheme: Scheme::HTTPS,
+            authority: Authority::from_static("arm.example:8443"),
+            path: path.to_owned(),
+        };
+        let uri = |s: &str| s.parse::<Uri>().unwrap();
+        assert_eq!(base("").uri(uri("/a/b?c=d")).unwrap(), "https://arm.example:8443/a/b?c=d");
+        assert_eq!(base("/api").uri(uri("/a?c")).unwrap(), "https://arm.example:8443/api/a?c");
+        assert_eq!(base("").uri(Uri::default()).unwrap(), "https://arm.example:8443/");
+        // Whatever authority the target names, only its path and query are used.
+        assert_eq!(base("").uri(uri("http://evil.example/x")).unwrap(), "https://arm.example:8443/x");
+        assert!(matches!(base("").uri(uri("*")), Err(ConnectorError::BadRequest(_))));
+    }
 
     #[test]
     fn an_ended_grant_is_refused_and_the_header_never_forwarded() {

@@ -5,30 +5,31 @@ use http::header::{self, HeaderName};
 use http::HeaderMap;
 
 /// Headers that carry credentials in some API the connector may front.
-const CREDENTIAL_HEADERS: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "x-ms-authorization-auxiliary",
-    "x-ms-copy-source-authorization",
-    "x-api-key",
-    "ocp-apim-subscription-key",
+const CREDENTIAL_HEADERS: [HeaderName; 7] = [
+    HeaderName::from_static("authorization"),
+    HeaderName::from_static("proxy-authorization"),
+    HeaderName::from_static("cookie"),
+    HeaderName::from_static("x-ms-authorization-auxiliary"),
+    HeaderName::from_static("x-ms-copy-source-authorization"),
+    HeaderName::from_static("x-api-key"),
+    HeaderName::from_static("ocp-apim-subscription-key"),
 ];
 
 /// Headers a SharedKey signature covers that the connector sets itself.
-const SIGNING_HEADERS: &[&str] = &["x-ms-date", "date"];
+const SIGNING_HEADERS: [HeaderName; 2] =
+    [HeaderName::from_static("x-ms-date"), HeaderName::from_static("date")];
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authenticate",
-    "expect",
+const HOP_BY_HOP: [HeaderName; 9] = [
+    HeaderName::from_static("connection"),
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    HeaderName::from_static("te"),
+    HeaderName::from_static("trailer"),
+    HeaderName::from_static("transfer-encoding"),
+    HeaderName::from_static("upgrade"),
+    HeaderName::from_static("proxy-authenticate"),
+    HeaderName::from_static("expect"),
 ];
 
 /// Removes every credential-bearing header, the headers the provider will set
@@ -44,12 +45,13 @@ pub(crate) fn strip_agent_credentials(headers: &mut HeaderMap, own: &HeaderName,
     for name in named {
         headers.remove(name);
     }
-    for name in CREDENTIAL_HEADERS.iter().chain(HOP_BY_HOP) {
-        headers.remove(*name);
+    // Names parsed once (consts), not on every request.
+    for name in CREDENTIAL_HEADERS.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
     }
     if signs {
-        for name in SIGNING_HEADERS {
-            headers.remove(*name);
+        for name in SIGNING_HEADERS.iter() {
+            headers.remove(name);
         }
     }
     headers.remove(own);
@@ -65,7 +67,7 @@ mod tests {
     fn every_agent_credential_is_removed() {
         let mut h = HeaderMap::new();
         for name in CREDENTIAL_HEADERS {
-            h.insert(*name, HeaderValue::from_static("agent-secret"));
+            h.insert(name, HeaderValue::from_static("agent-secret"));
         }
         h.insert("x-custom-key", HeaderValue::from_static("agent-secret"));
         h.insert("x-ms-date", HeaderValue::from_static("old"));

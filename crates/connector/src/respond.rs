@@ -1,6 +1,7 @@
 //! The remote mode's entry point: a request that arrived through the tunnel becomes the
 //! upstream's response, or a small JSON error the gateway can map. Never an `Err`.
 
+use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 
@@ -20,8 +21,11 @@ impl Connector {
     /// The message never contains a secret or a token.
     pub async fn respond(&self, connection: &str, req: Request<ConnectorBody>) -> Response<ConnectorBody> {
         let (mut parts, body) = req.into_parts();
-        let target = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
-        match target.parse::<Uri>() {
+        // Keep only the (already parsed) path and query.
+        let target = std::mem::take(&mut parts.uri).into_parts().path_and_query;
+        let mut origin = http::uri::Parts::default();
+        origin.path_and_query = Some(target.unwrap_or_else(|| PathAndQuery::from_static("/")));
+        match Uri::from_parts(origin) {
             Ok(uri) => parts.uri = uri,
             Err(e) => return error_response(&ConnectorError::BadRequest(format!("target: {e}"))),
         }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderValue, Request, Response, Uri};
 use hyper::body::Incoming;
 use hyper::client::conn::http2::SendRequest;
@@ -16,7 +17,7 @@ use crate::{BoxBody, TunnelError};
 
 /// The placeholder authority for requests given in origin form: the connector routes by
 /// connection name and path, never by this.
-const PLACEHOLDER_AUTHORITY: &str = "connector.tunnel";
+const PLACEHOLDER_AUTHORITY: Authority = Authority::from_static("connector.tunnel");
 
 /// One authenticated tunnel.
 #[derive(Debug)]
@@ -79,14 +80,15 @@ impl ConnectorPool {
         mut req: Request<BoxBody>,
     ) -> Result<Response<Incoming>, TunnelError> {
         prepare(connection, &mut req)?;
+        // Tunnels that refused this request; filled only on a retry (no allocation otherwise).
         let mut tried: Vec<uuid::Uuid> = Vec::new();
         loop {
             let Some(session) = self.pick(connection, &tried) else {
                 return Err(TunnelError::NoConnector { connection: connection.to_owned() });
             };
-            tried.push(session.id);
             let mut sender = session.sender.clone();
             if sender.ready().await.is_err() {
+                tried.push(session.id);
                 continue;
             }
             let _in_flight = InFlight::enter(&session);
@@ -96,7 +98,10 @@ impl ConnectorPool {
                     return Ok(response);
                 }
                 Err(mut e) => match e.take_message() {
-                    Some(unsent) => req = unsent,
+                    Some(unsent) => {
+                        tried.push(session.id);
+                        req = unsent;
+                    }
                     None => return Err(TunnelError::ConnectorLost(e.into_error())),
                 },
             }
@@ -143,19 +148,25 @@ impl ConnectorPool {
         self.inner.sessions.read().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// The candidate with the fewest requests in flight; among equals, the first at or
+    /// after a rotating start. Runs on every request, so it allocates nothing.
     fn pick(&self, connection: &str, tried: &[uuid::Uuid]) -> Option<Arc<Session>> {
         let sessions = self.inner.sessions.read().ok()?;
-        let candidates: Vec<&Arc<Session>> = sessions
-            .iter()
-            .filter(|s| !tried.contains(&s.id) && !s.sender.is_closed())
-            .filter(|s| s.connections.iter().any(|c| c == connection))
-            .collect();
-        if candidates.is_empty() {
+        let candidates = || {
+            sessions
+                .iter()
+                .filter(|s| !tried.contains(&s.id) && !s.sender.is_closed())
+                .filter(|s| s.connections.iter().any(|c| c == connection))
+        };
+        let count = candidates().count();
+        if count == 0 {
             return None;
         }
-        let start = self.inner.next.fetch_add(1, Ordering::Relaxed) % candidates.len();
-        let rotated = candidates.iter().cycle().skip(start).take(candidates.len());
-        rotated.min_by_key(|s| s.in_flight.load(Ordering::Relaxed)).map(|s| Arc::clone(s))
+        let start = self.inner.next.fetch_add(1, Ordering::Relaxed) % count;
+        candidates()
+            .enumerate()
+            .min_by_key(|(i, s)| (s.in_flight.load(Ordering::Relaxed), (i + count - start) % count))
+            .map(|(_, s)| Arc::clone(s))
     }
 
     pub(crate) fn emit(&self, event: ConnectorEvent) {
@@ -266,14 +277,13 @@ fn prepare(connection: &str, req: &mut Request<BoxBody>) -> Result<(), TunnelErr
     req.headers_mut().insert(CONNECTION_HEADER, value);
     let uri = req.uri();
     if uri.scheme().is_none() || uri.authority().is_none() {
-        let path = uri.path_and_query().map_or("/", |p| p.as_str());
-        let absolute = Uri::builder()
-            .scheme("http")
-            .authority(PLACEHOLDER_AUTHORITY)
-            .path_and_query(path)
-            .build()
-            .map_err(|e| TunnelError::Stream(format!("request target: {e}")))?;
-        *req.uri_mut() = absolute;
+        // Moves the already-parsed path and query; nothing is parsed again.
+        let mut parts = std::mem::take(req.uri_mut()).into_parts();
+        parts.scheme = Some(Scheme::HTTP);
+        parts.authority = Some(PLACEHOLDER_AUTHORITY);
+        parts.path_and_query = Some(parts.path_and_query.unwrap_or_else(|| PathAndQuery::from_static("/")));
+        *req.uri_mut() =
+            Uri::from_parts(parts).map_err(|e| TunnelError::Stream(format!("request target: {e}")))?;
     }
     Ok(())
 }
