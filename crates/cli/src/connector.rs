@@ -35,8 +35,10 @@ struct GatewayLink {
     enrollment_token_file: Option<PathBuf>,
     /// An environment variable holding the enrollment token.
     enrollment_token_env: Option<String>,
-    /// Tunnels kept up side by side (default 1).
-    #[serde(default = "one")]
+    /// Tunnels kept up side by side (default 2: one dying is invisible but for its
+    /// in-flight requests, and the gateway's HTTP/2 work spreads over two connections,
+    /// which measured 83–87 % of the embedded throughput against 77–81 % with one).
+    #[serde(default = "two")]
     tunnels: usize,
     /// Threads that run the connector (default 1: one thread does TLS, HTTP/2 and the
     /// upstream calls, with no hand-off between threads per request).
@@ -49,6 +51,10 @@ struct GatewayLink {
 
 fn one() -> usize {
     1
+}
+
+fn two() -> usize {
+    2
 }
 
 fn resolve(base: &Path, p: &Path) -> PathBuf {
