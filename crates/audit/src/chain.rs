@@ -84,21 +84,12 @@ impl Link<'_> {
     /// (The writer computes one per event, in sequence, so this avoids allocating for the
     /// header and hex-encodes into one buffer.)
     pub(crate) fn hash(&self) -> String {
-        use std::io::Write;
         let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-        let mut numbers = [0u8; 48];
-        let mut cursor = &mut numbers[..];
         ctx.update(b"portcullis-audit-v1\n");
         ctx.update(self.stream.as_bytes());
-        // Two i64s and two newlines fit in 48 bytes; writing into a slice cannot fail otherwise.
-        let _ = write!(cursor, "\n{}\n", self.seq);
-        let written = 48 - cursor.len();
-        ctx.update(&numbers[..written]);
+        update_number_line(&mut ctx, self.seq);
         ctx.update(self.id.as_bytes());
-        let mut cursor = &mut numbers[..];
-        let _ = write!(cursor, "\n{}\n", self.at_us);
-        let written = 48 - cursor.len();
-        ctx.update(&numbers[..written]);
+        update_number_line(&mut ctx, self.at_us);
         ctx.update(self.prev_hash.as_bytes());
         ctx.update(b"\n");
         ctx.update(self.body.as_bytes());
@@ -115,6 +106,18 @@ pub fn event_hash(stream: &str, seq: i64, id: &str, at_us: i64, prev_hash: &str,
 /// The message a checkpoint signs.
 pub(crate) fn checkpoint_message(stream: &str, seq: i64, hash: &str, at_us: i64) -> Vec<u8> {
     format!("portcullis-audit-checkpoint-v1\n{stream}\n{seq}\n{hash}\n{at_us}").into_bytes()
+}
+
+/// Feeds `\n{n}\n` to `ctx` without allocating.
+fn update_number_line(ctx: &mut aws_lc_rs::digest::Context, n: i64) {
+    use std::io::Write;
+    // An i64 and two newlines fit in 24 bytes, so writing into the slice cannot fail.
+    const LEN: usize = 24;
+    let mut buf = [0u8; LEN];
+    let mut cursor = &mut buf[..];
+    let _ = write!(cursor, "\n{n}\n");
+    let written = LEN - cursor.len();
+    ctx.update(&buf[..written]);
 }
 
 /// Lower-case hex of a digest.

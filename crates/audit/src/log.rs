@@ -128,8 +128,9 @@ pub struct AuditLog {
 
 impl AuditLog {
     /// Applies the audit migrations, loads (or creates) the signing key in the store's
-    /// data directory, and starts the writer: on SQLite on a thread of its own, on PostgreSQL as a task on the current Tokio runtime. `store` is
-    /// a `&SqliteStore`, a `&PgStore` or a [`StoreHandle`].
+    /// data directory, and starts the writer: on SQLite on a thread of its own, on
+    /// PostgreSQL as a task on the current Tokio runtime. `store` is a `&SqliteStore`, a
+    /// `&PgStore` or a [`StoreHandle`].
     pub async fn open(store: impl Into<StoreHandle>, config: AuditConfig) -> Result<Self, AuditError> {
         let store: StoreHandle = store.into();
         store

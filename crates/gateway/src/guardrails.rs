@@ -100,6 +100,17 @@ pub struct ConnectionRules {
     pub digest: Option<String>,
 }
 
+impl ConnectionRules {
+    fn of(connection: &str, sources: &[String], rules: Option<&LoadedRules>) -> Self {
+        ConnectionRules {
+            connection: connection.to_owned(),
+            sources: sources.to_vec(),
+            rules: rules.map_or(0, |r| r.set.len()),
+            digest: rules.map(|r| r.digest.clone()),
+        }
+    }
+}
+
 /// Every connection's guardrail rules, and their reload: each connection's rule sources
 /// are read and compiled again, and only if *every* one compiles are they all swapped in
 /// at once. Either way the attempt is an audited `config_reload` event (`what = "rules"`),
@@ -134,15 +145,7 @@ impl GuardrailRules {
     pub(crate) fn status(&self) -> Vec<ConnectionRules> {
         self.connections
             .iter()
-            .map(|(c, sources)| {
-                let current = c.rules.current();
-                ConnectionRules {
-                    connection: c.name.clone(),
-                    sources: sources.clone(),
-                    rules: current.as_ref().map_or(0, |r| r.set.len()),
-                    digest: current.map(|r| r.digest.clone()),
-                }
-            })
+            .map(|(c, sources)| ConnectionRules::of(&c.name, sources, c.rules.current().as_deref()))
             .collect()
     }
 
@@ -176,12 +179,7 @@ impl GuardrailRules {
             .connections
             .iter()
             .zip(&loaded)
-            .map(|((c, sources), rules)| ConnectionRules {
-                connection: c.name.clone(),
-                sources: sources.clone(),
-                rules: rules.as_ref().map_or(0, |r| r.set.len()),
-                digest: rules.as_ref().map(|r| r.digest.clone()),
-            })
+            .map(|((c, sources), rules)| ConnectionRules::of(&c.name, sources, rules.as_ref()))
             .collect();
         let event = reload_event(by, Outcome::Success, Some(&status), None);
         self.audit.append(event).await.map_err(RulesReloadError::Audit)?;

@@ -15,16 +15,20 @@ use crate::pipeline::ConnInfo;
 use crate::proxy::{json_response, refusal, Front};
 
 /// The path `az cloud register` fetches.
-pub(crate) const PATH: &str = "/metadata/endpoints";
+const PATH: &str = "/metadata/endpoints";
 /// The same as `az cloud register` spells it (it joins the endpoint and the path with `/`).
-pub(crate) const AZ_PATH: &str = "//metadata/endpoints";
+const AZ_PATH: &str = "//metadata/endpoints";
 
-/// `/{connection}/metadata/endpoints` for the ARM connection: what `az cloud register
-/// --endpoint-resource-manager https://GATEWAY/CONNECTION` fetches. The gateway answers it
-/// itself (describing the gateway, not the upstream).
-pub(crate) fn is_connection_metadata(path: &str, arm_connection: Option<&str>) -> bool {
-    let Some(c) = arm_connection else { return false };
-    path.strip_prefix('/').and_then(|p| p.strip_prefix(c)).is_some_and(|rest| rest == PATH || rest == AZ_PATH)
+/// Whether the gateway answers `path` with the metadata document itself (describing the
+/// gateway, not the upstream): `/metadata/endpoints` in either spelling, and
+/// `/{connection}/metadata/endpoints` for the ARM connection, which `az cloud register
+/// --endpoint-resource-manager https://GATEWAY/CONNECTION` fetches.
+pub(crate) fn is_metadata_path(path: &str, arm_connection: Option<&str>) -> bool {
+    let is_doc = |p: &str| p == PATH || p == AZ_PATH;
+    is_doc(path)
+        || arm_connection
+            .and_then(|c| path.strip_prefix('/').and_then(|p| p.strip_prefix(c)))
+            .is_some_and(is_doc)
 }
 
 pub(crate) fn endpoints(front: &Front, info: ConnInfo, req: &Request<Incoming>) -> http::Response<ProxyBody> {

@@ -67,12 +67,7 @@ pub(crate) async fn handle(front: Arc<Front>, info: ConnInfo, req: Request<Incom
             crate::msi::APP_SERVICE_PATH | crate::msi::IMDS_PATH => {
                 return crate::msi::token(&front, info.peer, &req).await;
             }
-            // `az cloud register --endpoint-resource-manager URL` asks for
-            // `URL//metadata/endpoints`; the document is static, so both are answered.
-            crate::metadata::PATH | crate::metadata::AZ_PATH => {
-                return crate::metadata::endpoints(&front, info, &req);
-            }
-            path if crate::metadata::is_connection_metadata(path, front.arm_connection.as_deref()) => {
+            path if crate::metadata::is_metadata_path(path, front.arm_connection.as_deref()) => {
                 return crate::metadata::endpoints(&front, info, &req);
             }
             _ => {}

@@ -62,6 +62,43 @@ credential = {{ kind = "entra-client-secret", tenant = "{TENANT}", client_id = "
     Ok((portcullis_gateway::start(config).await?, dir))
 }
 
+/// The grant token of `agent` (group `agents`) for `level` on the `azure` connection: it
+/// asks, and alice (group `ops`) approves unless the example policy already did (it
+/// approves `read` by itself during working hours).
+async fn grant_token(
+    gw: &portcullis_gateway::RunningGateway,
+    idp: &FakeEntra,
+    agent: &str,
+    level: &str,
+    reason: &str,
+) -> anyhow::Result<String> {
+    let control = format!("http://{}", gw.control_addr());
+    let http = reqwest::Client::new();
+    let agent = token(idp, agent, &["agents"], false);
+    let post = |token: &str, path: &str, body: Value| {
+        http.post(format!("{control}/api/v1{path}")).bearer_auth(token.to_owned()).json(&body).send()
+    };
+    let req: Value = post(
+        &agent,
+        "/access-requests",
+        json!({"connection": "azure", "level": level, "duration": "15m", "reason": reason}),
+    )
+    .await?
+    .json()
+    .await?;
+    let req = if req["state"] == "approved" {
+        req
+    } else {
+        let alice = token(idp, "alice", &["ops"], true);
+        let id = req["id"].as_str().unwrap();
+        post(&alice, &format!("/access-requests/{id}/approve"), json!({})).await?.json::<Value>().await?
+    };
+    assert_eq!(req["state"], "approved", "{req}");
+    let grant = req["grant_id"].as_str().unwrap();
+    let token: Value = post(&agent, &format!("/grants/{grant}/token"), json!({})).await?.json().await?;
+    Ok(token["token"].as_str().unwrap().to_owned())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_delete_is_held_then_runs_once_after_approval() -> anyhow::Result<()> {
     let idp = FakeEntra::builder().tenant(TENANT).agent(Agent::new("connector")).start().await?;
@@ -74,32 +111,15 @@ async fn python_sdk_delete_is_held_then_runs_once_after_approval() -> anyhow::Re
         .await?;
     let (gw, _dir) = gateway(&idp, &arm).await?;
     let control = format!("http://{}", gw.control_addr());
-    let http = reqwest::Client::new();
-    let agent = token(&idp, "deploy-agent", &["agents"], false);
     let alice = token(&idp, "alice", &["ops"], true);
-    let post = |token: &str, path: &str, body: Value| {
-        http.post(format!("{control}/api/v1{path}")).bearer_auth(token.to_owned()).json(&body).send()
-    };
-    let req: Value = post(
-        &agent,
-        "/access-requests",
-        json!({"connection": "azure", "level": "operate", "duration": "15m", "reason": "cleanup"}),
-    )
-    .await?
-    .json()
-    .await?;
-    let id = req["id"].as_str().unwrap();
-    let approved: Value =
-        post(&alice, &format!("/access-requests/{id}/approve"), json!({})).await?.json().await?;
-    let grant = approved["grant_id"].as_str().unwrap();
-    let token: Value = post(&agent, &format!("/grants/{grant}/token"), json!({})).await?.json().await?;
+    let agent_token = grant_token(&gw, &idp, "deploy-agent", "operate", "cleanup").await?;
 
     let run = run_pytest(
         "test_review.py",
         &[
             ("PORTCULLIS_ARM_URL", format!("{}/azure", gw.data_url())),
             ("PORTCULLIS_SUBSCRIPTION", SUB.to_owned()),
-            ("PORTCULLIS_GRANT_TOKEN", token["token"].as_str().unwrap().to_owned()),
+            ("PORTCULLIS_GRANT_TOKEN", agent_token.clone()),
             ("PORTCULLIS_CONTROL_URL", control.clone()),
             ("PORTCULLIS_APPROVER_TOKEN", alice.clone()),
             ("PORTCULLIS_DOOMED_RG", "doomed-rg".to_owned()),
@@ -129,38 +149,14 @@ async fn python_sdk_gets_deployment_outputs_and_storage_keys_masked() -> anyhow:
         .start()
         .await?;
     let (gw, _dir) = gateway(&idp, &arm).await?;
-    let control = format!("http://{}", gw.control_addr());
-    let http = reqwest::Client::new();
-    let agent = token(&idp, "reader-agent", &["agents"], false);
-    let post = |token: &str, path: &str, body: Value| {
-        http.post(format!("{control}/api/v1{path}")).bearer_auth(token.to_owned()).json(&body).send()
-    };
-    let req: Value = post(
-        &agent,
-        "/access-requests",
-        json!({"connection": "azure", "level": "read", "duration": "15m", "reason": "inventory"}),
-    )
-    .await?
-    .json()
-    .await?;
-    // The example policy approves read by itself during working hours; otherwise a person does.
-    let req = if req["state"] == "approved" {
-        req
-    } else {
-        let alice = token(&idp, "alice", &["ops"], true);
-        let id = req["id"].as_str().unwrap();
-        post(&alice, &format!("/access-requests/{id}/approve"), json!({})).await?.json::<Value>().await?
-    };
-    assert_eq!(req["state"], "approved", "{req}");
-    let grant = req["grant_id"].as_str().unwrap();
-    let token: Value = post(&agent, &format!("/grants/{grant}/token"), json!({})).await?.json().await?;
+    let agent_token = grant_token(&gw, &idp, "reader-agent", "read", "inventory").await?;
 
     let run = run_pytest(
         "test_masked.py",
         &[
             ("PORTCULLIS_ARM_URL", format!("{}/azure", gw.data_url())),
             ("PORTCULLIS_SUBSCRIPTION", SUB.to_owned()),
-            ("PORTCULLIS_GRANT_TOKEN", token["token"].as_str().unwrap().to_owned()),
+            ("PORTCULLIS_GRANT_TOKEN", agent_token.clone()),
             ("PORTCULLIS_RG", "data-rg".to_owned()),
             ("PORTCULLIS_ACCOUNT", "contosodata".to_owned()),
             ("PORTCULLIS_REAL_KEYS", keys.join(",")),

@@ -3,31 +3,14 @@ carry a storage connection string, and a storage account's listKeys, both read w
 SDK's own pipeline while the agent holds only its grant token. The real keys are in
 PORTCULLIS_REAL_KEYS (comma-separated) so the test can prove none of them arrived."""
 import json
-import time
 
-from azure.core.credentials import AccessToken
 from azure.core.rest import HttpRequest
-from azure.mgmt.resource.resources import ResourceManagementClient
 
-from conftest import AllowPlainHttpBearer, need
-
-
-class GrantToken:
-    def __init__(self, token):
-        self.token = token
-
-    def get_token(self, *scopes, **kwargs):
-        return AccessToken(self.token, int(time.time()) + 300)
+from conftest import gateway_arm_client, need
 
 
 def client():
-    return ResourceManagementClient(
-        GrantToken(need("PORTCULLIS_GRANT_TOKEN")),
-        need("PORTCULLIS_SUBSCRIPTION"),
-        base_url=need("PORTCULLIS_ARM_URL"),
-        per_call_policies=[AllowPlainHttpBearer()],
-        retry_total=0,
-    )
+    return gateway_arm_client()
 
 
 def real_keys():

@@ -2,37 +2,17 @@
 for a person's approval (403 approval_required), and after approval the same SDK call
 succeeds exactly once. The agent holds only its grant token, never an Azure credential."""
 import json
-import time
 import urllib.request
 
 import pytest
-from azure.core.credentials import AccessToken
 from azure.core.exceptions import HttpResponseError
-from azure.mgmt.resource.resources import ResourceManagementClient
 
-from conftest import AllowPlainHttpBearer, need
-
-
-class GrantToken:
-    """A TokenCredential that hands the SDK the agent's Portcullis grant token."""
-
-    def __init__(self, token):
-        self.token = token
-
-    def get_token(self, *scopes, **kwargs):
-        return AccessToken(self.token, int(time.time()) + 300)
+from conftest import gateway_arm_client, need
 
 
 @pytest.fixture(scope="module")
 def client():
-    return ResourceManagementClient(
-        GrantToken(need("PORTCULLIS_GRANT_TOKEN")),
-        need("PORTCULLIS_SUBSCRIPTION"),
-        base_url=need("PORTCULLIS_ARM_URL"),
-        per_call_policies=[AllowPlainHttpBearer()],
-        polling_interval=0,
-        retry_total=0,
-    )
+    return gateway_arm_client(polling_interval=0)
 
 
 def approve(review_id):
