@@ -193,6 +193,10 @@ def pairs(out):
         "latency_rate": by_pair[rounds[0]["pair"]]["portcullis-full"]["rate"],
         "added_p50_us_median": round(added, 1),
         "throughput_ratio_median": round(ratio, 3),
+        # The scatter: a median of 8 pairs hides pairs 30 points apart on a noisy machine.
+        "added_p50_us_range": [min(r["added_p50_us"] for r in rounds), max(r["added_p50_us"] for r in rounds)],
+        "throughput_ratio_range": [min(r["throughput_ratio"] for r in rounds),
+                                   max(r["throughput_ratio"] for r in rounds)],
         "p50_ms_median": {"full": med(r["full"]["p50_ms"] for r in rounds),
                           "remote": med(r["remote"]["p50_ms"] for r in rounds)},
         "rps_median": {"full": med(r["full"]["rps"] for r in rounds),
@@ -254,6 +258,8 @@ def main():
             "cpu": "user+system seconds of the proxy process(es) over the throughput rounds, per 10k requests",
             "memory": "VmHWM (peak RSS) of the proxy process(es) at the end of the row",
             "pinning": "unpinned (fewer than 4 CPUs)" if a.load_cpus == "none" else
+            f"split (BENCH_SPLIT): {a.server_cpus}, load generators on CPUs {a.load_cpus}"
+            if a.server_cpus.startswith("gateways") else
             f"load generators on CPU {a.load_cpus}, upstream and proxy on CPUs {a.server_cpus}",
         },
         "rows": result_rows,
@@ -296,13 +302,15 @@ def main():
     if pr:
         print()
         print(f"| {pr['pairs']} interleaved pairs (load {pr['load_range'][0]}–{pr['load_range'][1]}) | "
-              "embedded | remote | median of per-pair differences | target | met |")
+              "embedded | remote | median of per-pair differences (range) | target | met |")
         print("|---|---|---|---|---|---|")
         print(f"| p50 at {pr['latency_rate']} req/s | {pr['p50_ms_median']['full']:.3f} ms | "
-              f"{pr['p50_ms_median']['remote']:.3f} ms | {pr['added_p50_us_median']:+.0f} µs | "
+              f"{pr['p50_ms_median']['remote']:.3f} ms | {pr['added_p50_us_median']:+.0f} µs "
+              f"({pr['added_p50_us_range'][0]:+.0f} to {pr['added_p50_us_range'][1]:+.0f}) | "
               f"< {REMOTE_ADDED_P50_TARGET_US} µs | {'yes' if pr['added_p50_met'] else 'no'} |")
         print(f"| req/s, wrk -c{a.connections} | {pr['rps_median']['full']:.0f} | {pr['rps_median']['remote']:.0f} | "
-              f"{pr['throughput_ratio_median'] * 100:.1f} % | >= {REMOTE_THROUGHPUT_TARGET * 100:.0f} % | "
+              f"{pr['throughput_ratio_median'] * 100:.1f} % "
+              f"({pr['throughput_ratio_range'][0] * 100:.1f}–{pr['throughput_ratio_range'][1] * 100:.1f} %) | >= {REMOTE_THROUGHPUT_TARGET * 100:.0f} % | "
               f"{'yes' if pr['throughput_met'] else 'no'} |")
         each = pr["cpu_s_per_10k_each_median"]
         split = f" (gateway {each[0]:.3f} + connector {each[1]:.3f})" if len(each) == 2 else ""
